@@ -1,0 +1,49 @@
+"""LINE's error bodies: `{"message": ..., "details": [{"message", "property"}]}`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RATE_LIMITED = "The API rate limit has been exceeded. Try again later."
+MONTHLY_LIMIT = "You have reached your monthly limit."
+AUTH_FAILED = (
+    "Authentication failed. Confirm that the access token in the authorization header is valid."
+)
+NOT_FOUND = "Not found"
+INVALID_REPLY_TOKEN = "Invalid reply token"
+RETRY_KEY_ACCEPTED = "The retry key is already accepted"
+
+
+@dataclass
+class LineError(Exception):
+    """An error answered with LINE's status code and body."""
+
+    status: int
+    message: str
+    details: list[dict[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    def body(self) -> dict:
+        body: dict = {"message": self.message}
+        if self.details:
+            body["details"] = self.details
+        body.update(self.extra)
+        return body
+
+
+def validation_error(problems: list[tuple[str, str]]) -> LineError:
+    """400 for a list of (property path, message) problems, worded as LINE words them."""
+    return LineError(
+        400,
+        f"The request body has {len(problems)} error(s)",
+        [{"message": message, "property": prop} for prop, message in problems],
+    )
+
+
+def bad_request(message: str) -> LineError:
+    return LineError(400, message)
+
+
+def not_found(message: str = NOT_FOUND) -> LineError:
+    return LineError(404, message)
