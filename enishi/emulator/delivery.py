@@ -72,9 +72,11 @@ def deliver(
             inbox.append(entry)
         pending.append((uid, entry))
     n = len(user_ids)
+    month = jst_month(now)
     if kind in BILLED_KINDS and n:
-        month = jst_month(now)
         channel.usage_by_month[month] = channel.usage_by_month.get(month, 0) + n
+    if custom_aggregation_units and n:
+        channel.aggregation_units.setdefault(month, set()).update(custom_aggregation_units)
     if n:
         key = (kind, jst_date(now))
         channel.delivery_counts[key] = channel.delivery_counts.get(key, 0) + n

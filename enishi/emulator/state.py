@@ -64,7 +64,7 @@ class Friend:
     linked_member_id: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class InboxEntry:
     """One delivery to one friend: what arrived, how, and when."""
 
@@ -157,6 +157,7 @@ class Channel:
     narrowcasts: dict[str, dict[str, Any]] = field(default_factory=dict)
     broadcast_requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)  # requests per operation, etc.
+    aggregation_units: dict[str, set[str]] = field(default_factory=dict)  # month -> names
     # deliveries not yet seen by the simulator: (user_id, InboxEntry)
     pending_reactions: list[tuple[str, InboxEntry]] = field(default_factory=list)
 

@@ -1,0 +1,38 @@
+# The first call of any target creates .venv and installs the pinned dependencies;
+# later calls reuse it (reinstalling only when pyproject.toml or constraints.txt change).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint format lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/enishi demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/emulator_throughput.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check enishi tests bench
+	$(BIN)/ruff format --check enishi tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format enishi tests bench
+	$(BIN)/ruff check --fix enishi tests bench
+
+# Re-pin after changing dependencies in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^enishi' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,27 @@
+"""The `enishi` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from enishi import __version__
+from enishi.cli.demo import demo
+from enishi.cli.emulator import emulator
+
+app = typer.Typer(
+    help="enishi — self-hosted LINE Official Account CRM / LINE公式アカウントCRM",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command()(emulator)
+app.command()(demo)
+
+
+@app.command()
+def version() -> None:
+    """Print enishi's version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":
+    app()
