@@ -45,6 +45,14 @@ class SimClock:
             raise ValueError("the clock only moves forward")
         self.set(self.now() + seconds)
 
+    def __getstate__(self) -> dict:
+        # monotonic time means nothing in another process: keep the simulated instant
+        return {"speed": self.speed, "now": self.now()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.speed = state["speed"]
+        self.set(state["now"])
+
     def set_speed(self, speed: float) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0")

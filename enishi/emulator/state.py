@@ -6,7 +6,6 @@ does I/O; the HTTP layer (`api/`), the webhook sender and the simulator change t
 
 from __future__ import annotations
 
-import itertools
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +37,8 @@ class Traits:
     chattiness: float = 0.02  # spontaneous messages per day
     interests: list[str] = field(default_factory=list)
     member_id: str | None = None  # the brand's member ID, once an account link is made
+    store_visit_rate: float = 0.0  # visits per day to a store with a LINE Beacon
+    weekly_tolerance: float = 4.0  # messages per 7 days before fatigue sets in
 
 
 @dataclass
@@ -62,6 +63,9 @@ class Friend:
     recent_receipts: list[float] = field(default_factory=list)  # sim times of recent messages
     rich_menu_id: str | None = None  # per-user rich menu
     linked_member_id: str | None = None
+    interest_at: float | None = None  # sim time `interest` was last set (it decays)
+    last_clicked_at: float | None = None  # ground truth: latest link open
+    last_purchase_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -160,6 +164,19 @@ class Channel:
     aggregation_units: dict[str, set[str]] = field(default_factory=dict)  # month -> names
     # deliveries not yet seen by the simulator: (user_id, InboxEntry)
     pending_reactions: list[tuple[str, InboxEntry]] = field(default_factory=list)
+    # virtual shop and simulator (see docs/emulator-friends.md)
+    orders: list[dict[str, Any]] = field(default_factory=list)  # ground truth
+    shop_callback_log: list[dict[str, Any]] = field(default_factory=list)
+    friend_growth_per_day: float = 0.0  # new follows per day while time runs
+    beacon_hwids: list[str] = field(default_factory=list)  # stores with a beacon
+    simulation: Any = None  # the simulator's per-channel state (rng, timeline)
+    # rich-menu batch requests: request id -> {phase, acceptedAt, completedAt, ...}
+    rich_menu_batches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # links opened from broadcast/narrowcast messages: request id -> url -> user ids
+    # (the simulator fills it; insight's message event and click audiences read it)
+    link_clicks: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    # audience group jobs' ids and audience ids are unique per channel
+    next_audience_job_id: int = 1
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
@@ -175,7 +192,7 @@ class EmulatorState:
     clock: SimClock = field(default_factory=SimClock)
     channels: dict[str, Channel] = field(default_factory=dict)
     seed: int = 0
-    _ids: Any = field(default_factory=lambda: itertools.count(100000000000000000))
+    last_message_id: int = 100000000000000000
 
     def add_channel(self, channel: Channel) -> Channel:
         if channel.channel_id in self.channels:
@@ -193,13 +210,5 @@ class EmulatorState:
 
     def next_message_id(self) -> str:
         """LINE message IDs are numeric strings."""
-        return str(next(self._ids))
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_ids"] = next(self._ids)  # itertools.count does not pickle in 3.14+
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        state["_ids"] = itertools.count(state["_ids"])
-        self.__dict__.update(state)
+        self.last_message_id += 1
+        return str(self.last_message_id)
