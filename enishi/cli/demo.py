@@ -92,18 +92,21 @@ def _multicast(base_url: str, token: str, user_ids: list[str], text: str) -> Non
         )
 
 
-async def run_demo(port: int, friends: int, exit_after: bool) -> dict[str, Any]:
+async def run_demo(
+    port: int, friends: int, exit_after: bool, brand_port: int | None = None
+) -> dict[str, Any]:
     emulator = build_emulator(specs=[{"friends": friends}], seed=1, rate_limit_scale=1.0,
                               state_file=None, speed=0.0)
     channel = next(iter(emulator.state.channels.values()))
     brand = BrandStandIn(channel.channel_secret)
-    brand_url = f"http://127.0.0.1:{port + 1}"
+    brand_port = brand_port or port + 1
+    brand_url = f"http://127.0.0.1:{brand_port}"
     channel.webhook_url = f"{brand_url}/webhook"
     channel.shop_callback_url = f"{brand_url}/orders"
     base_url = f"http://127.0.0.1:{port}"
 
     emu_server, emu_task = await _serve(create_app(emulator), port)
-    brand_server, brand_task = await _serve(brand.app(), port + 1)
+    brand_server, brand_task = await _serve(brand.app(), brand_port)
     try:
         print_channels(emulator, base_url)
         with console.status("30日分の履歴を生成中 / living through 30 days of history…"):

@@ -10,7 +10,7 @@ AUTH_FAILED = (
     "Authentication failed. Confirm that the access token in the authorization header is valid."
 )
 NOT_FOUND = "Not found"
-INVALID_REPLY_TOKEN = "Invalid reply token"
+INVALID_REPLY_TOKEN = "Invalid reply token"  # noqa: S105 - a message, not a secret
 RETRY_KEY_ACCEPTED = "The retry key is already accepted"
 
 

@@ -6,20 +6,16 @@ LINE's style (`messages[1].template.actions[2].uri`); messages use LINE's wordin
 is known. Unknown extra fields are ignored, because LINE is forward compatible.
 
 These are plain dict/list checks, with no schema engine: they run on every send request.
-The limits live in `validation_base`, the action and template checks in
-`validation_actions`.
+The limits and primitive checks live in `validation_base`, action and template checks in
+`validation_actions`, Flex Message checks in `validation_flex`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-import orjson
-
 from enishi.emulator.validation_actions import (
-    FLEX,
     RICH_MENU,
     check_action,
     check_area,
@@ -32,13 +28,11 @@ from enishi.emulator.validation_base import (
     AGGREGATION_UNIT_RE,
     AGGREGATION_UNITS_MAX,
     ALT_TEXT_MAX,
-    FLEX_BUBBLE_BYTES_MAX,
-    FLEX_CAROUSEL_BUBBLES_MAX,
-    FLEX_CAROUSEL_BYTES_MAX,
     IMAGEMAP_ACTIONS_MAX,
     IMAGEMAP_LINK_LABEL_MAX,
     IMAGEMAP_WIDTH,
     LOCATION_TEXT_MAX,
+    MAX_DEPTH,
     MAY_NOT_BE_EMPTY,
     MESSAGES_MAX,
     MUST_BE_SPECIFIED,
@@ -74,6 +68,7 @@ from enishi.emulator.validation_base import (
     one_of_message,
     size_message,
 )
+from enishi.emulator.validation_flex import check_flex_message
 
 __all__ = [
     "validate_custom_aggregation_units",
@@ -84,7 +79,6 @@ __all__ = [
 ]
 
 _USER_ID_RE = re.compile(r"U[0-9a-f]{32}")
-MAX_DEPTH = 32  # operator trees and Flex boxes; keeps hostile nesting from recursing deep
 
 
 def validate_user_id(value: Any) -> bool:
@@ -277,95 +271,6 @@ def _coupon(msg: dict, path: str, out: Problems) -> None:
     check_str(msg, "deliveryTag", path, out, 30, required=False)
 
 
-# --- Flex Message ---
-
-FLEX_COMPONENT_TYPES = (
-    "box", "button", "image", "video", "icon", "text", "span", "separator", "filler",
-)  # fmt: skip
-
-
-def _flex(msg: dict, path: str, out: Problems) -> None:
-    check_str(msg, "altText", path, out, ALT_TEXT_MAX)
-    contents = get_object(msg, "contents", path, out)
-    if contents is None:
-        return
-    cpath = f"{path}.contents"
-    kind = check_enum(contents, "type", cpath, out, ("bubble", "carousel"), required=True)
-    if kind == "bubble":
-        if _json_size(contents) > FLEX_BUBBLE_BYTES_MAX:
-            out.append((cpath, _kb_message(FLEX_BUBBLE_BYTES_MAX)))
-        _bubble(contents, cpath, out)
-    elif kind == "carousel":
-        size = _json_size(contents)
-        if size > FLEX_CAROUSEL_BYTES_MAX:
-            out.append((cpath, _kb_message(FLEX_CAROUSEL_BYTES_MAX)))
-        bubbles = get_array(contents, "contents", cpath, out, 1, FLEX_CAROUSEL_BUBBLES_MAX)
-        for i, bubble in enumerate(bubbles or ()):
-            bpath = f"{cpath}.contents[{i}]"
-            if type(bubble) is not dict:
-                out.append((bpath, NOT_OBJECT))
-                continue
-            if check_enum(bubble, "type", bpath, out, ("bubble",), required=True) is None:
-                continue
-            # Only a carousel over the bubble limit can hold a bubble over it.
-            if size > FLEX_BUBBLE_BYTES_MAX and _json_size(bubble) > FLEX_BUBBLE_BYTES_MAX:
-                out.append((bpath, _kb_message(FLEX_BUBBLE_BYTES_MAX)))
-            _bubble(bubble, bpath, out)
-
-
-def _kb_message(limit: int) -> str:
-    return f"Size must be {limit // 1024} KB or less"
-
-
-def _json_size(value: Any) -> int:
-    """Bytes of compact UTF-8 JSON, the size LINE's Flex limits are stated in."""
-    try:
-        return len(orjson.dumps(value))
-    except (orjson.JSONEncodeError, TypeError):  # e.g. integers beyond 64 bits
-        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-
-
-def _bubble(bubble: dict, path: str, out: Problems) -> None:
-    for block in ("header", "hero", "body", "footer"):
-        node = bubble.get(block)
-        if node is not None:
-            _component(node, f"{path}.{block}", out, 0)
-    if bubble.get("action") is not None:
-        check_action(bubble["action"], f"{path}.action", FLEX, out)
-
-
-def _component(node: object, path: str, out: Problems, depth: int) -> None:
-    """A Flex component: its actions, image URLs, and the components it contains."""
-    if type(node) is not dict:
-        out.append((path, NOT_OBJECT))
-        return
-    kind = check_enum(node, "type", path, out, FLEX_COMPONENT_TYPES, required=True)
-    if kind is None:
-        return
-    if depth > MAX_DEPTH:
-        out.append((path, "Nesting is too deep"))
-        return
-    action = node.get("action")
-    if action is not None:
-        check_action(action, f"{path}.action", FLEX, out)
-    elif kind == "button":
-        out.append((f"{path}.action", MUST_BE_SPECIFIED))
-    if kind in ("image", "icon"):
-        check_https_url(node, "url", path, out)
-    elif kind == "video":
-        check_https_url(node, "url", path, out)
-        check_https_url(node, "previewUrl", path, out)
-        alt = node.get("altContent")
-        if alt is None:
-            out.append((f"{path}.altContent", MUST_BE_SPECIFIED))
-        else:
-            _component(alt, f"{path}.altContent", out, depth + 1)
-    elif kind in ("box", "text"):
-        children = get_array(node, "contents", path, out, 0, 10**6, required=kind == "box")
-        for i, child in enumerate(children or ()):
-            _component(child, f"{path}.contents[{i}]", out, depth + 1)
-
-
 MESSAGE_TYPES = (
     "text", "textV2", "image", "video", "audio", "location", "sticker", "template",
     "imagemap", "flex", "coupon",
@@ -381,7 +286,7 @@ _MESSAGE_CHECKS = {
     "location": _location,
     "imagemap": _imagemap,
     "template": check_template_message,
-    "flex": _flex,
+    "flex": check_flex_message,
     "coupon": _coupon,
 }
 

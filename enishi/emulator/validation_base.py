@@ -67,6 +67,7 @@ NARROWCAST_RECIPIENTS_MAX = 10  # audience + redelivery objects in one recipient
 NARROWCAST_FILTERS_MAX = 10  # demographic conditions in one filter tree
 AGGREGATION_UNITS_MAX = 1
 AGGREGATION_UNIT_PATTERN = "^[a-zA-Z0-9_]{1,30}$"
+MAX_DEPTH = 32  # operator trees and Flex boxes: hostile nesting must not recurse deep
 
 # --- LINE's wording ---
 MUST_BE_SPECIFIED = "must be specified"

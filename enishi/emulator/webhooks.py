@@ -201,7 +201,8 @@ class WebhookSender:
         status: int | None = None
         detail = ""
         try:
-            response = await self._client.post(url, content=body, headers=headers)
+            response = await self._client.post(url, content=body, headers=headers,
+                                               timeout=self.timeout)
             status = response.status_code
             outcome = "ok" if 200 <= status < 300 else "http_error"
             if outcome != "ok":

@@ -71,7 +71,7 @@ class _ServerThread(threading.Thread):
 
 @pytest.fixture
 def start_emulator() -> Iterator[Callable[..., RunningEmulator]]:
-    """Factory: start_emulator(friends=50, rate_limit_scale=0, **channel spec)."""
+    """Factory: start_emulator(friends=50, rate_limit_scale=0, wrap=None, **channel spec)."""
     threads: list[_ServerThread] = []
 
     def start(
@@ -80,6 +80,7 @@ def start_emulator() -> Iterator[Callable[..., RunningEmulator]]:
         speed: float = 0.0,
         seed: int = 1,
         webhook_retry_delays: tuple[float, ...] = (0.2, 0.4),
+        wrap: Callable[[Any], Any] | None = None,
         **spec: Any,
     ) -> RunningEmulator:
         state = EmulatorState(seed=seed)
@@ -89,7 +90,10 @@ def start_emulator() -> Iterator[Callable[..., RunningEmulator]]:
         emulator = Emulator.build(state, rate_limit_scale=rate_limit_scale,
                                   webhook_retry_delays=webhook_retry_delays, tick_seconds=0)
         port = free_port()
-        thread = _ServerThread(create_app(emulator), port)
+        app = create_app(emulator)
+        if wrap is not None:  # e.g. openapi_check.ResponseRecorder
+            app = wrap(app)
+        thread = _ServerThread(app, port)
         thread.start()
         thread.wait_started()
         threads.append(thread)
@@ -100,6 +104,35 @@ def start_emulator() -> Iterator[Callable[..., RunningEmulator]]:
     for thread in threads:
         thread.server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def start_checked_emulator(start_emulator) -> Iterator[Callable[..., RunningEmulator]]:
+    """Like start_emulator (friends default 300 here); at teardown every answer the
+    emulators gave during the test is checked against LINE's OpenAPI files, responses the
+    SDK parsed included."""
+    from tests.emulator.openapi_check import ResponseRecorder
+
+    recorders: list[ResponseRecorder] = []
+
+    def wrap(app):
+        recorders.append(ResponseRecorder(app))
+        return recorders[-1]
+
+    def start(**spec: Any) -> RunningEmulator:
+        spec.setdefault("friends", 300)
+        return start_emulator(wrap=wrap, **spec)
+
+    yield start
+    problems = [p for recorder in recorders for p in recorder.problems()]
+    assert not problems, "responses that break LINE's spec:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def checked_emulator(start_checked_emulator) -> RunningEmulator:
+    """300 following virtual friends (seed 1), rate limits off, clock frozen, every answer
+    checked against LINE's OpenAPI files at teardown."""
+    return start_checked_emulator()
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def test_control_api_channels_friends_inbox_actions(emulator_server, webhook_rec
     running = emulator_server
     cid = running.channel.channel_id
     with control(running) as c:
-        overview = c.get("").json()
+        overview = httpx.get(f"{running.base_url}/_emulator").json()
         assert overview["channels"][0]["channelId"] == cid
         created = c.post("/channels", json={"friends": 5, "quota_limit": 100}).json()
         assert created["friends"] == 5 and created["accessToken"]

@@ -12,12 +12,12 @@ from linebot.v3.messaging import (
     AsyncMessagingApi,
     BroadcastRequest,
     Configuration,
+    MessageAction,
     MessagingApi,
     MulticastRequest,
     PushMessageRequest,
     QuickReply,
     QuickReplyItem,
-    MessageAction,
     ReplyMessageRequest,
     TextMessage,
     ValidateMessageRequest,
@@ -333,9 +333,9 @@ def test_profile_bot_info_followers(start_emulator):
         page = api.get_followers(start=start, limit=1000)
         seen += page.user_ids
         pages += 1
-        if not page.var_next:
+        if not page.next:
             break
-        start = page.var_next
+        start = page.next
     assert pages == 3
     assert sorted(seen) == sorted(following_ids(running, 10**6))
     with raw(running) as client:
