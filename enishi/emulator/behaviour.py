@@ -10,7 +10,7 @@ import math
 import random
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from heapq import heappop, heappush
 from typing import Any, NamedTuple
@@ -237,13 +237,13 @@ ORGANIC = {"chat", "buy", "visit", "menu", "unblock", "organic_block"}
 def organic_chance(kind: str, friend: Friend, t: float, p: Params = PARAMS) -> float:
     """Chance that a candidate organic action drawn from the pool's daily rates happens at t
     (thinning): friends act at their active hours, engaged friends act more."""
+    if friend.first_followed_at is None or friend.first_followed_at > t:
+        return 0.0  # not a friend yet at t (a backfill replays time before they followed)
     hour = jst_hour(t)
     on_line = activity(friend.traits, hour)
     if kind == "unblock":
-        return on_line if friend.blocked else 0.0
+        return on_line if friend.blocked and (friend.blocked_at or 0) <= t else 0.0
     if kind == "buy":  # the shop does not care whether they still follow the account
-        if friend.first_followed_at is None:
-            return 0.0
         engaged = interest_at(friend, t, p)
         return on_line * (p.organic_floor + (1 - p.organic_floor) * engaged * engaged)
     if not friend.is_friend:
@@ -332,7 +332,24 @@ def account_link(state: EmulatorState, channel: Channel, user_id: str, token: st
 
 
 # --- reactions to deliveries ------------------------------------------------------------
-def react(pending: list, channel: Channel, sim: Any, horizon: float, cache: FeatureCache,
+@dataclass
+class ChannelSim:
+    """The simulator's timeline for one channel; kept on the channel so it pickles with it."""
+
+    rng: random.Random
+    last_t: float  # behaviour has been lived up to here
+    timeline: list = field(default_factory=list)  # heap of (t, seq, kind, user_id, payload)
+    seq: int = 0
+    reads: dict[int, list] = field(default_factory=dict)  # minute -> [entry, friend, strength]*
+    read_minutes: list[int] = field(default_factory=list)  # heap of keys of `reads`
+    orders: int = 0
+
+    def push(self, t: float, kind: str, user_id: str, payload: Any = None) -> None:
+        self.seq += 1
+        heappush(self.timeline, (t, self.seq, kind, user_id, payload))
+
+
+def react(pending: list, channel: Channel, sim: ChannelSim, horizon: float, cache: FeatureCache,
           p: Params = PARAMS) -> tuple[int, int]:
     """Decide, once per delivery, when the friend reads it and whether they block, click a
     link or tap a button; put those actions on the simulator's timeline (`sim.push`).
@@ -413,7 +430,7 @@ def react(pending: list, channel: Channel, sim: Any, horizon: float, cache: Feat
     return n_read, n_unread
 
 
-def apply_reads(sim: Any, until: float, p: Params = PARAMS) -> None:
+def apply_reads(sim: ChannelSim, until: float, p: Params = PARAMS) -> None:
     """Mark the deliveries read up to `until` that react() scheduled for later."""
     minutes = sim.read_minutes
     while minutes and minutes[0] * 60 <= until:
