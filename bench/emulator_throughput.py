@@ -67,6 +67,13 @@ def friend_ids(base: str) -> list[str]:
                 return ids
 
 
+def served(base: str) -> dict[str, int]:
+    channels = httpx.get(f"{base}/_emulator").json()["channels"]
+    counters = httpx.get(f"{base}/_emulator/channels/{channels[0]['channelId']}/counters")
+    data = counters.json()
+    return {**data["counters"], "billed": sum(data["usageByMonth"].values())}
+
+
 async def load(base: str, path: str, bodies: list[bytes], seconds: float,
                concurrency: int) -> dict:
     ok = failed = 0
@@ -96,6 +103,7 @@ async def load(base: str, path: str, bodies: list[bytes], seconds: float,
         elapsed = time.monotonic() - began
     latencies.sort()
     return {
+        "ok": ok,
         "requests_per_s": round(ok / elapsed, 1),
         "failed": failed,
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
@@ -124,9 +132,13 @@ def main() -> None:
                                 args.concurrency))
         multicast = asyncio.run(load(base, "/v2/bot/message/multicast", multicast_bodies,
                                      args.seconds, min(args.concurrency, 16)))
+        counted = served(base)
     finally:
         process.terminate()
         process.wait(timeout=30)
+    # the emulator's own counters must agree with what the load generator saw
+    assert counted["push"] >= push["ok"] and counted["multicast"] >= multicast["ok"], counted
+    assert counted["billed"] >= push["ok"] + 500 * multicast["ok"], counted
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                    f"{platform.python_version()}",

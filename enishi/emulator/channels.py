@@ -14,7 +14,7 @@ from enishi.emulator.state import Channel, EmulatorState
 SPEC_KEYS = {
     "channel_id", "channel_secret", "access_token", "friends", "seed", "webhook_url",
     "quota_limit", "redelivery", "premium", "display_name", "basic_id", "login_channel_id",
-    "shop_callback_url", "shop_callback_headers",
+    "shop_callback_url", "shop_callback_headers", "friend_growth_per_day", "beacon_hwids",
 }
 
 
@@ -39,6 +39,8 @@ def channel_from_spec(spec: dict[str, Any], state: EmulatorState) -> Channel:
         login_channel_id=spec.get("login_channel_id"),
         shop_callback_url=spec.get("shop_callback_url"),
         shop_callback_headers=dict(spec.get("shop_callback_headers") or {}),
+        friend_growth_per_day=float(spec.get("friend_growth_per_day", 0.0)),
+        beacon_hwids=[str(h) for h in spec.get("beacon_hwids") or []],
     )
     count = int(spec.get("friends", 0))
     if count < 0:
@@ -75,6 +77,8 @@ def channel_summary(channel: Channel) -> dict[str, Any]:
         "premium": channel.premium,
         "loginChannelId": channel.login_channel_id,
         "shopCallbackUrl": channel.shop_callback_url,
+        "friendGrowthPerDay": channel.friend_growth_per_day,
+        "beaconHwids": channel.beacon_hwids,
         "friends": len(channel.friends),
         "following": following,
     }

@@ -56,15 +56,15 @@ def deliver(
     The caller has checked the quota; `user_ids` must already be reachable.
     """
     now = state.clock.now()
-    first_ids: list[str] = []
     inboxes = channel.inboxes
     pending = channel.pending_reactions
+    per_recipient = len(messages)
+    next_id = state.reserve_message_ids(per_recipient * len(user_ids))
+    first_ids = [str(next_id + i) for i in range(per_recipient)] if user_ids else []
     for uid in user_ids:
-        ids = [state.next_message_id() for _ in messages]
-        if not first_ids:
-            first_ids = ids
-        entry = InboxEntry(request_id, kind, messages, now, ids, retry_key,
+        entry = InboxEntry(request_id, kind, messages, now, next_id, retry_key,
                            custom_aggregation_units)
+        next_id += per_recipient
         inbox = inboxes.get(uid)
         if inbox is None:
             inboxes[uid] = [entry]

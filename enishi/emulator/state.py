@@ -76,10 +76,14 @@ class InboxEntry:
     kind: str  # reply | push | multicast | broadcast | narrowcast
     messages: list[dict[str, Any]]  # shared between recipients of one multicast
     sent_at: float
-    message_ids: list[str]
+    first_message_id: int  # the messages' IDs are consecutive from here
     retry_key: str | None = None
     custom_aggregation_units: list[str] | None = None
     read: bool = False
+
+    @property
+    def message_ids(self) -> list[str]:
+        return [str(self.first_message_id + i) for i in range(len(self.messages))]
 
 
 @dataclass
@@ -212,3 +216,9 @@ class EmulatorState:
         """LINE message IDs are numeric strings."""
         self.last_message_id += 1
         return str(self.last_message_id)
+
+    def reserve_message_ids(self, count: int) -> int:
+        """The first of `count` consecutive message IDs, reserved in one step."""
+        first = self.last_message_id + 1
+        self.last_message_id += count
+        return first

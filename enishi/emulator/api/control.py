@@ -30,6 +30,8 @@ SETTABLE = {
     "shop_callback_headers": dict,
     "display_name": str,
     "login_channel_id": (str, type(None)),
+    "friend_growth_per_day": (int, float),
+    "beacon_hwids": list,
 }
 
 
