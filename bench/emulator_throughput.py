@@ -38,10 +38,26 @@ def free_port() -> int:
 def start_emulator(port: int) -> subprocess.Popen:
     enishi = Path(sys.executable).with_name("enishi")
     process = subprocess.Popen(
-        [str(enishi), "emulator", "--port", str(port), "--friends", str(FRIENDS),
-         "--rate-limit-scale", "0", "--speed", "0", "--quota", "0",
-         "--channel-token", TOKEN, "--log-level", "error"],
-        stdout=subprocess.DEVNULL, cwd=ROOT,
+        [
+            str(enishi),
+            "emulator",
+            "--port",
+            str(port),
+            "--friends",
+            str(FRIENDS),
+            "--rate-limit-scale",
+            "0",
+            "--speed",
+            "0",
+            "--quota",
+            "0",
+            "--channel-token",
+            TOKEN,
+            "--log-level",
+            "error",
+        ],
+        stdout=subprocess.DEVNULL,
+        cwd=ROOT,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -74,8 +90,7 @@ def served(base: str) -> dict[str, int]:
     return {**data["counters"], "billed": sum(data["usageByMonth"].values())}
 
 
-async def load(base: str, path: str, bodies: list[bytes], seconds: float,
-               concurrency: int) -> dict:
+async def load(base: str, path: str, bodies: list[bytes], seconds: float, concurrency: int) -> dict:
     ok = failed = 0
     latencies: list[float] = []
     stop_at = time.monotonic() + seconds
@@ -128,10 +143,18 @@ def main() -> None:
             json.dumps({"to": ids[i : i + 500], "messages": [text]}).encode()
             for i in range(0, len(ids) - 499, 500)
         ]
-        push = asyncio.run(load(base, "/v2/bot/message/push", push_bodies, args.seconds,
-                                args.concurrency))
-        multicast = asyncio.run(load(base, "/v2/bot/message/multicast", multicast_bodies,
-                                     args.seconds, min(args.concurrency, 16)))
+        push = asyncio.run(
+            load(base, "/v2/bot/message/push", push_bodies, args.seconds, args.concurrency)
+        )
+        multicast = asyncio.run(
+            load(
+                base,
+                "/v2/bot/message/multicast",
+                multicast_bodies,
+                args.seconds,
+                min(args.concurrency, 16),
+            )
+        )
         counted = served(base)
     finally:
         process.terminate()
@@ -141,12 +164,18 @@ def main() -> None:
     assert counted["billed"] >= push["ok"] + 500 * multicast["ok"], counted
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                   f"{platform.python_version()}",
-        "push": {**push, "line_limit": 2000,
-                 "ratio_to_limit": round(push["requests_per_s"] / 2000, 2)},
-        "multicast_500": {**multicast, "line_limit": 200,
-                          "recipients_per_s": round(multicast["requests_per_s"] * 500),
-                          "ratio_to_limit": round(multicast["requests_per_s"] / 200, 2)},
+        f"{platform.python_version()}",
+        "push": {
+            **push,
+            "line_limit": 2000,
+            "ratio_to_limit": round(push["requests_per_s"] / 2000, 2),
+        },
+        "multicast_500": {
+            **multicast,
+            "line_limit": 200,
+            "recipients_per_s": round(multicast["requests_per_s"] * 500),
+            "ratio_to_limit": round(multicast["requests_per_s"] / 200, 2),
+        },
     }
     print(json.dumps(results, indent=2, ensure_ascii=False))
 

@@ -66,16 +66,19 @@ class BrandStandIn:
         return JSONResponse({"ok": True})
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/webhook", self.webhook, methods=["POST"]),
-            Route("/c/{code}", self.click, methods=["GET"]),
-            Route("/orders", self.order, methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/webhook", self.webhook, methods=["POST"]),
+                Route("/c/{code}", self.click, methods=["GET"]),
+                Route("/orders", self.order, methods=["POST"]),
+            ]
+        )
 
 
 async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -95,8 +98,9 @@ def _multicast(base_url: str, token: str, user_ids: list[str], text: str) -> Non
 async def run_demo(
     port: int, friends: int, exit_after: bool, brand_port: int | None = None
 ) -> dict[str, Any]:
-    emulator = build_emulator(specs=[{"friends": friends}], seed=1, rate_limit_scale=1.0,
-                              state_file=None, speed=0.0)
+    emulator = build_emulator(
+        specs=[{"friends": friends}], seed=1, rate_limit_scale=1.0, state_file=None, speed=0.0
+    )
     channel = next(iter(emulator.state.channels.values()))
     brand = BrandStandIn(channel.channel_secret)
     brand_port = brand_port or port + 1
@@ -145,12 +149,12 @@ def _print_summary(summary: dict[str, Any], base_url: str, channel_id: str) -> N
     events = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["webhook_events"].items()))
     console.print(f"""
 [bold]デモ結果 / what happened[/]
-  友だち / friends: {summary['friends']:,} ({summary['following']:,} following)
-  署名付きWebhook / signed webhooks received: {events or 'none'}
-  マルチキャスト / multicast to {summary['multicast_recipients']:,} friends (line-bot-sdk)
-  リンククリック / link clicks: {summary['link_clicks']:,}
-  購入 / orders reported by the virtual shop: {summary['orders']:,} \
-(¥{summary['revenue_jpy']:,})
+  友だち / friends: {summary["friends"]:,} ({summary["following"]:,} following)
+  署名付きWebhook / signed webhooks received: {events or "none"}
+  マルチキャスト / multicast to {summary["multicast_recipients"]:,} friends (line-bot-sdk)
+  リンククリック / link clicks: {summary["link_clicks"]:,}
+  購入 / orders reported by the virtual shop: {summary["orders"]:,} \
+(¥{summary["revenue_jpy"]:,})
 
 [bold]試してみる / try it[/]
   curl {base_url}/_emulator

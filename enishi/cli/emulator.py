@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 import uvicorn
 from rich.console import Console
-from rich.table import Table
 
 from enishi.emulator.app import create_app
 from enishi.emulator.channels import channel_from_spec, load_config
@@ -40,14 +39,18 @@ def build_emulator(
 
 
 def print_channels(emulator: Emulator, base_url: str) -> None:
-    table = Table(title="LINE platform emulator — channels / チャネル", show_lines=True)
-    for column in ("channel id", "channel secret", "access token", "friends", "webhook"):
-        table.add_column(column, overflow="fold")
+    console.print("[bold]LINE platform emulator / LINEプラットフォーム・エミュレーター[/]")
     for channel in emulator.state.channels.values():
         following = sum(1 for f in channel.friends.values() if f.is_friend)
-        table.add_row(channel.channel_id, channel.channel_secret, channel.access_token,
-                      f"{following:,} following", channel.webhook_url or "(not set)")
-    console.print(table)
+        console.print(
+            f"  channel id      {channel.channel_id}\n"
+            f"  channel secret  {channel.channel_secret}\n"
+            f"  access token    {channel.access_token}\n"
+            f"  friends         {following:,} following\n"
+            f"  webhook         {channel.webhook_url or '(not set)'}\n",
+            soft_wrap=True,
+            highlight=False,
+        )
     console.print(
         f"Messaging API base: [bold]{base_url}[/]  (use it where you would use "
         "https://api.line.me and https://api-data.line.me)\n"
@@ -76,7 +79,8 @@ def emulator(
     shop_callback_url: str = typer.Option(None, help="Where virtual friends report purchases."),
     quota: int = typer.Option(30000, help="Monthly message quota (0 = unlimited)."),
     rate_limit_scale: float = typer.Option(
-        1.0, help="Multiply LINE's rate limits by this (0 turns limiting off)."),
+        1.0, help="Multiply LINE's rate limits by this (0 turns limiting off)."
+    ),
     speed: float = typer.Option(1.0, help="Simulated seconds per real second (0 freezes)."),
     state_file: Path = typer.Option(None, help="Keep state in this file across restarts."),
     config: Path = typer.Option(None, help="YAML/JSON file with several channels."),
@@ -86,19 +90,29 @@ def emulator(
     if config is not None:
         specs = load_config(config)
     else:
-        specs = [{
-            "channel_id": channel_id, "channel_secret": channel_secret,
-            "access_token": channel_token, "friends": friends, "webhook_url": webhook_url,
-            "shop_callback_url": shop_callback_url, "quota_limit": quota or None,
-        }]
+        specs = [
+            {
+                "channel_id": channel_id,
+                "channel_secret": channel_secret,
+                "access_token": channel_token,
+                "friends": friends,
+                "webhook_url": webhook_url,
+                "shop_callback_url": shop_callback_url,
+                "quota_limit": quota or None,
+            }
+        ]
     try:
-        emu = build_emulator(specs=specs, seed=seed, rate_limit_scale=rate_limit_scale,
-                             state_file=state_file, speed=speed)
+        emu = build_emulator(
+            specs=specs,
+            seed=seed,
+            rate_limit_scale=rate_limit_scale,
+            state_file=state_file,
+            speed=speed,
+        )
     except ValueError as error:
         console.print(f"[red]エラー / error:[/] {error}")
         raise typer.Exit(2) from None
     print_channels(emu, f"http://{host}:{port}")
     _calm_garbage_collector()
     logging.basicConfig(level=logging.INFO)
-    uvicorn.run(create_app(emu), host=host, port=port, log_level=log_level,
-                access_log=False)
+    uvicorn.run(create_app(emu), host=host, port=port, log_level=log_level, access_log=False)

@@ -59,13 +59,21 @@ _URL = re.compile(r"https?://[^\s<>\"'「」『』（）()、。]+")
 _TEXT_KEYS = ("text", "altText", "title")
 USER_AGENTS = {  # LINE's in-app browser
     "ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-           "(KHTML, like Gecko) Mobile/15E148 Safari Line/14.9.0",
+    "(KHTML, like Gecko) Mobile/15E148 Safari Line/14.9.0",
     "android": "Mozilla/5.0 (Linux; Android 14; SC-51D Build/UP1A.231005.007; wv) "
-               "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/126.0.6478.134 "
-               "Mobile Safari/537.36 Line/14.9.1/IAB",
+    "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/126.0.6478.134 "
+    "Mobile Safari/537.36 Line/14.9.1/IAB",
 }
-TAPPABLE = {"postback", "message", "datetimepicker", "richmenuswitch", "location", "camera",
-            "cameraRoll", "clipboard"}
+TAPPABLE = {
+    "postback",
+    "message",
+    "datetimepicker",
+    "richmenuswitch",
+    "location",
+    "camera",
+    "cameraRoll",
+    "clipboard",
+}
 
 
 # --- messages ------------------------------------------------------------------------------
@@ -123,8 +131,11 @@ def message_links(messages: list[dict[str, Any]]) -> list[str]:
 
 def quick_reply_actions(message: dict[str, Any]) -> list[dict]:
     items = (message.get("quickReply") or {}).get("items") or []
-    return [item["action"] for item in items if isinstance(item, dict)
-            and isinstance(item.get("action"), dict)]
+    return [
+        item["action"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("action"), dict)
+    ]
 
 
 def categories_of(text: str) -> frozenset[str]:
@@ -139,8 +150,9 @@ def features(messages: list[dict[str, Any]]) -> Features:
     _collect(messages, links, taps, texts)
     quick = quick_reply_actions(messages[-1]) if messages else []
     text = "\n".join(texts)
-    return Features(tuple(dict.fromkeys(links)), tuple(taps), tuple(quick), text,
-                    categories_of(text))
+    return Features(
+        tuple(dict.fromkeys(links)), tuple(taps), tuple(quick), text, categories_of(text)
+    )
 
 
 class FeatureCache:
@@ -163,8 +175,14 @@ class FeatureCache:
 
 def pick_action(rng: random.Random, friend: Friend, actions: tuple[dict, ...]) -> dict:
     """Survey answers follow the friend's interests when an option matches them."""
-    liked = [a for a in actions if set(friend.traits.interests) & categories_of(
-        " ".join(str(a.get(k, "")) for k in ("label", "text", "displayText", "data")))]
+    liked = [
+        a
+        for a in actions
+        if set(friend.traits.interests)
+        & categories_of(
+            " ".join(str(a.get(k, "")) for k in ("label", "text", "displayText", "data"))
+        )
+    ]
     return rng.choice(liked if liked and rng.random() < 0.8 else actions)
 
 
@@ -272,8 +290,9 @@ def datetime_params(action: dict, t: float) -> dict[str, str]:
 
 
 # --- what LINE sends when a friend does something -----------------------------------------
-def action_events(state: EmulatorState, channel: Channel, friend: Friend, action: dict,
-                  t: float) -> list[dict]:
+def action_events(
+    state: EmulatorState, channel: Channel, friend: Friend, action: dict, t: float
+) -> list[dict]:
     """The webhook events of tapping a non-uri action (message, postback, pickers...)."""
     kind, uid = action.get("type"), friend.user_id
 
@@ -284,11 +303,21 @@ def action_events(state: EmulatorState, channel: Channel, friend: Friend, action
         message = text_message(state, str(action.get("text", "")))
     elif kind == "location":
         lat, lng, address = place(friend.traits)
-        message = {"id": state.next_message_id(), "type": "location", "title": "現在地",
-                   "address": address, "latitude": lat, "longitude": lng}
+        message = {
+            "id": state.next_message_id(),
+            "type": "location",
+            "title": "現在地",
+            "address": address,
+            "latitude": lat,
+            "longitude": lng,
+        }
     elif kind in ("camera", "cameraRoll"):
-        message = {"id": state.next_message_id(), "type": "image",
-                   "contentProvider": {"type": "line"}, "quoteToken": quote_token()}
+        message = {
+            "id": state.next_message_id(),
+            "type": "image",
+            "contentProvider": {"type": "line"},
+            "quoteToken": quote_token(),
+        }
     elif kind in ("postback", "datetimepicker", "richmenuswitch"):
         postback: dict[str, Any] = {"data": str(action.get("data", ""))}
         if kind == "datetimepicker":
@@ -309,8 +338,9 @@ def action_events(state: EmulatorState, channel: Channel, friend: Friend, action
     return [event("message", {"message": message})]
 
 
-def account_link(state: EmulatorState, channel: Channel, user_id: str, token: str,
-                 nonce: str, t: float) -> tuple[bool, list[dict]]:
+def account_link(
+    state: EmulatorState, channel: Channel, user_id: str, token: str, nonce: str, t: float
+) -> tuple[bool, list[dict]]:
     """LINE's /dialog/bot/accountLink: ok for the token's own user (token used up), failed
     (no source, no replyToken) for another user, nothing for unknown/used/expired tokens."""
     record = channel.link_tokens.get(token)
@@ -321,14 +351,25 @@ def account_link(state: EmulatorState, channel: Channel, user_id: str, token: st
         del channel.link_tokens[token]
         return False, []
     if owner != user_id:
-        return False, [make_event(state, channel, "accountLink", None,
-                                  {"link": {"result": "failed", "nonce": nonce}}, at=t)]
+        return False, [
+            make_event(
+                state,
+                channel,
+                "accountLink",
+                None,
+                {"link": {"result": "failed", "nonce": nonce}},
+                at=t,
+            )
+        ]
     del channel.link_tokens[token]
     friend = channel.friends.get(user_id)
     if friend is not None:
         friend.linked_member_id = friend.traits.member_id
-    return True, [make_event(state, channel, "accountLink", user_id,
-                             {"link": {"result": "ok", "nonce": nonce}}, at=t)]
+    return True, [
+        make_event(
+            state, channel, "accountLink", user_id, {"link": {"result": "ok", "nonce": nonce}}, at=t
+        )
+    ]
 
 
 # --- reactions to deliveries ------------------------------------------------------------
@@ -349,8 +390,14 @@ class ChannelSim:
         heappush(self.timeline, (t, self.seq, kind, user_id, payload))
 
 
-def react(pending: list, channel: Channel, sim: ChannelSim, horizon: float, cache: FeatureCache,
-          p: Params = PARAMS) -> tuple[int, int]:
+def react(
+    pending: list,
+    channel: Channel,
+    sim: ChannelSim,
+    horizon: float,
+    cache: FeatureCache,
+    p: Params = PARAMS,
+) -> tuple[int, int]:
     """Decide, once per delivery, when the friend reads it and whether they block, click a
     link or tap a button; put those actions on the simulator's timeline (`sim.push`).
 
@@ -393,11 +440,15 @@ def react(pending: list, channel: Channel, sim: ChannelSim, horizon: float, cach
         else:
             delay = next_active_time(rng, traits, t0) - t0 + expo(1 / 600)
         excess = len(receipts) - traits.weekly_tolerance
-        p_block = p.block_base + (traits.block_sensitivity * p.block_slope * excess
-                                  if excess > 0 else 0.0)
+        p_block = p.block_base + (
+            traits.block_sensitivity * p.block_slope * excess if excess > 0 else 0.0
+        )
         if rand() < min(p.block_max, p_block * (1.5 - strength)):
-            at = t0 + delay + expo(1 / 60) if delay is not None else \
-                next_active_time(rng, traits, t0)
+            at = (
+                t0 + delay + expo(1 / 60)
+                if delay is not None
+                else next_active_time(rng, traits, t0)
+            )
             push(at, "block", user_id, t0)
             continue
         if delay is None:
@@ -437,7 +488,7 @@ def apply_reads(sim: ChannelSim, until: float, p: Params = PARAMS) -> None:
         key = heappop(minutes)
         bucket = sim.reads.pop(key, [])
         for i in range(0, len(bucket), 3):
-            entry, friend, strength = bucket[i:i + 3]
+            entry, friend, strength = bucket[i : i + 3]
             if friend.is_friend:
                 entry.read = True
                 if strength:

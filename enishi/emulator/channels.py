@@ -12,9 +12,22 @@ from enishi.emulator.population import generate_friends
 from enishi.emulator.state import Channel, EmulatorState
 
 SPEC_KEYS = {
-    "channel_id", "channel_secret", "access_token", "friends", "seed", "webhook_url",
-    "quota_limit", "redelivery", "premium", "display_name", "basic_id", "login_channel_id",
-    "shop_callback_url", "shop_callback_headers", "friend_growth_per_day", "beacon_hwids",
+    "channel_id",
+    "channel_secret",
+    "access_token",
+    "friends",
+    "seed",
+    "webhook_url",
+    "quota_limit",
+    "redelivery",
+    "premium",
+    "display_name",
+    "basic_id",
+    "login_channel_id",
+    "shop_callback_url",
+    "shop_callback_headers",
+    "friend_growth_per_day",
+    "beacon_hwids",
 }
 
 

@@ -62,8 +62,9 @@ def deliver(
     next_id = state.reserve_message_ids(per_recipient * len(user_ids))
     first_ids = [str(next_id + i) for i in range(per_recipient)] if user_ids else []
     for uid in user_ids:
-        entry = InboxEntry(request_id, kind, messages, now, next_id, retry_key,
-                           custom_aggregation_units)
+        entry = InboxEntry(
+            request_id, kind, messages, now, next_id, retry_key, custom_aggregation_units
+        )
         next_id += per_recipient
         inbox = inboxes.get(uid)
         if inbox is None:

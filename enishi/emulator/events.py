@@ -10,8 +10,17 @@ from ulid import ULID
 from enishi.emulator.state import Channel, EmulatorState, ReplyToken
 
 # Event types that carry a replyToken (webhook.yml; accountLink only when result is ok).
-_REPLYABLE = {"message", "follow", "join", "memberJoined", "postback", "beacon",
-              "videoPlayComplete", "membership", "accountLink"}
+_REPLYABLE = {
+    "message",
+    "follow",
+    "join",
+    "memberJoined",
+    "postback",
+    "beacon",
+    "videoPlayComplete",
+    "membership",
+    "accountLink",
+}
 
 
 def new_event_id(at_seconds: float) -> str:
@@ -48,11 +57,20 @@ def make_event(
 
 
 def text_message(state: EmulatorState, text: str) -> dict[str, Any]:
-    return {"id": state.next_message_id(), "type": "text", "text": text,
-            "quoteToken": secrets.token_urlsafe(24)}
+    return {
+        "id": state.next_message_id(),
+        "type": "text",
+        "text": text,
+        "quoteToken": secrets.token_urlsafe(24),
+    }
 
 
 def sticker_message(state: EmulatorState, package_id: str, sticker_id: str) -> dict[str, Any]:
-    return {"id": state.next_message_id(), "type": "sticker", "packageId": package_id,
-            "stickerId": sticker_id, "stickerResourceType": "STATIC",
-            "quoteToken": secrets.token_urlsafe(24)}
+    return {
+        "id": state.next_message_id(),
+        "type": "sticker",
+        "packageId": package_id,
+        "stickerId": sticker_id,
+        "stickerResourceType": "STATIC",
+        "quoteToken": secrets.token_urlsafe(24),
+    }

@@ -60,7 +60,7 @@ class Emulator:
         ever added, so the cached list is extended, never rebuilt."""
         order = self._follower_order.setdefault(channel.channel_id, [])
         if len(order) < len(channel.friends):
-            order.extend(list(channel.friends)[len(order):])
+            order.extend(list(channel.friends)[len(order) :])
         return order
 
     def save(self) -> None:
@@ -70,8 +70,9 @@ class Emulator:
         path = self.state_file
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            pickle.dump({"format": STATE_FORMAT, "state": self.state}, f,
-                        protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(
+                {"format": STATE_FORMAT, "state": self.state}, f, protocol=pickle.HIGHEST_PROTOCOL
+            )
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

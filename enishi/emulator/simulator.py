@@ -65,9 +65,16 @@ class Simulator:
     POSTed to the brand's shop callback). Impossible actions raise SimulationError.
     """
 
-    def __init__(self, state: EmulatorState, webhooks: WebhookSender,
-                 http: httpx.AsyncClient | None = None, *, seed: int = 0,
-                 params: Params = PARAMS, step_seconds: float = STEP_S) -> None:
+    def __init__(
+        self,
+        state: EmulatorState,
+        webhooks: WebhookSender,
+        http: httpx.AsyncClient | None = None,
+        *,
+        seed: int = 0,
+        params: Params = PARAMS,
+        step_seconds: float = STEP_S,
+    ) -> None:
         self.state, self.webhooks, self.seed = state, webhooks, seed
         self.params, self.step_seconds = params, step_seconds
         self._http, self._own_http = http, False
@@ -106,8 +113,9 @@ class Simulator:
                 if s >= t:
                     return dict(counts)
 
-    async def backfill(self, channel: Channel, days: float, new_friends: int, *,
-                       seed: int | None = None) -> dict:
+    async def backfill(
+        self, channel: Channel, days: float, new_friends: int, *, seed: int | None = None
+    ) -> dict:
         """Live `days` of history ending now, with `new_friends` following during it."""
         clock = self.state.clock
         end = clock.now()
@@ -121,8 +129,12 @@ class Simulator:
             if friend.user_id in channel.friends:
                 continue
             at = bh.next_active_time(rng, friend.traits, start + rng.random() * (end - start))
-            sim.push(at if at < end else start + rng.random() * (end - start), "follow_new",
-                     friend.user_id, friend)
+            sim.push(
+                at if at < end else start + rng.random() * (end - start),
+                "follow_new",
+                friend.user_id,
+                friend,
+            )
         return await self.run_until(end)
 
     def _sim(self, channel: Channel) -> ChannelSim:
@@ -132,8 +144,9 @@ class Simulator:
             sim = channel.simulation = ChannelSim(rng, self.state.clock.now())
         return sim
 
-    def _live(self, channel: Channel, sim: ChannelSim, until: float, counts: Counter,
-              io: list) -> None:
+    def _live(
+        self, channel: Channel, sim: ChannelSim, until: float, counts: Counter, io: list
+    ) -> None:
         pending = channel.pending_reactions
         if pending:
             channel.pending_reactions = []
@@ -148,8 +161,9 @@ class Simulator:
         while timeline and timeline[0][0] <= until:
             at, _, kind, user_id, payload = heappop(timeline)
             friend = payload if kind == "follow_new" else friends.get(user_id)
-            if friend is None or (kind in bh.ORGANIC
-                                  and rand() >= bh.organic_chance(kind, friend, at, p)):
+            if friend is None or (
+                kind in bh.ORGANIC and rand() >= bh.organic_chance(kind, friend, at, p)
+            ):
                 continue
             getattr(self, "_do_" + kind)(channel, sim, at, friend, payload, counts, io)
 
@@ -184,27 +198,34 @@ class Simulator:
             pool = ActivityPool()
             self._pools[channel.channel_id] = (pool, friends)
         if len(pool.friends) < len(friends):
-            pool.extend(list(islice(friends.values(), len(pool.friends), None)),
-                        self.params.rich_menu_taps_per_day)
+            pool.extend(
+                list(islice(friends.values(), len(pool.friends), None)),
+                self.params.rich_menu_taps_per_day,
+            )
         return pool
 
     def _schedule_organic(self, channel: Channel, sim: ChannelSim, a: float, b: float) -> None:
         rng, p, push = sim.rng, self.params, sim.push
         pool = self._pool(channel)
         n = len(pool.friends)
-        kinds = ["chat", "buy"] + ["visit"] * bool(channel.beacon_hwids) + \
-            ["menu"] * bool(channel.rich_menus)
+        kinds = (
+            ["chat", "buy"]
+            + ["visit"] * bool(channel.beacon_hwids)
+            + ["menu"] * bool(channel.rich_menus)
+        )
         for kind in kinds:
             for at in arrivals(rng, pool.total(kind) / DAY, a, b):
                 push(at, kind, pool.pick(rng, kind).user_id)
-        for kind, per_day in (("organic_block", p.organic_block_per_day),
-                              ("unblock", p.unblock_per_day), ("reengage", p.reengage_per_day)):
+        for kind, per_day in (
+            ("organic_block", p.organic_block_per_day),
+            ("unblock", p.unblock_per_day),
+            ("reengage", p.reengage_per_day),
+        ):
             for at in arrivals(rng, n * per_day / DAY, a, b):
                 push(at, kind, pool.friends[int(rng.random() * n)].user_id)
         if channel.friend_growth_per_day > 0:
             times = arrivals(rng, channel.friend_growth_per_day / DAY, a, b)
-            batch = generate_friends(len(times), seed=rng.getrandbits(62), now=b,
-                                     following=False)
+            batch = generate_friends(len(times), seed=rng.getrandbits(62), now=b, following=False)
             for at, friend in zip(times, batch, strict=True):
                 push(at, "follow_new", friend.user_id, friend)
 
@@ -240,14 +261,14 @@ class Simulator:
         else:
             message = sticker_message(self.state, *sticker(rng))
         friend.last_engaged_at = t
-        self._emit(channel, [self._event(channel, "message", friend.user_id,
-                                         {"message": message}, t)])
+        self._emit(
+            channel, [self._event(channel, "message", friend.user_id, {"message": message}, t)]
+        )
         counts["messages"] += 1
 
     def _do_visit(self, channel, sim, t, friend, _, counts, io) -> None:
         beacon = {"hwid": sim.rng.choice(channel.beacon_hwids), "type": "enter"}
-        self._emit(channel, [self._event(channel, "beacon", friend.user_id, {"beacon": beacon},
-                                         t)])
+        self._emit(channel, [self._event(channel, "beacon", friend.user_id, {"beacon": beacon}, t)])
         counts["beacons"] += 1
 
     def _do_menu(self, channel, sim, t, friend, _, counts, io) -> None:
@@ -286,7 +307,8 @@ class Simulator:
         counts["clicks"] += 1
         io.append(self._open(channel, friend, url, t))
         if sim.rng.random() < friend.traits.purchase_propensity * (
-                p.purchase_floor + (1 - p.purchase_floor) * before):
+            p.purchase_floor + (1 - p.purchase_floor) * before
+        ):
             delay = p.purchase_delay_s * math.exp(sim.rng.gauss(0.0, 1.0))
             sim.push(t + delay, "purchase", friend.user_id, "click")
 
@@ -313,8 +335,9 @@ class Simulator:
         friend = channel.friends.get(user_id)
         if friend is not None and friend.is_friend:
             raise SimulationError(f"{user_id} already follows the account")
-        return self._emit(channel, self._follow(channel, user_id, self.state.clock.now(),
-                                                self._sim(channel)))
+        return self._emit(
+            channel, self._follow(channel, user_id, self.state.clock.now(), self._sim(channel))
+        )
 
     async def block(self, channel: Channel, user_id: str) -> list[dict]:
         friend = self._friend(channel, user_id)
@@ -326,24 +349,32 @@ class Simulator:
 
     async def send_text(self, channel: Channel, user_id: str, text: str) -> list[dict]:
         self._friend(channel, user_id)
-        return self._user_event(channel, user_id, "message",
-                                {"message": text_message(self.state, text)})
+        return self._user_event(
+            channel, user_id, "message", {"message": text_message(self.state, text)}
+        )
 
-    async def send_sticker(self, channel: Channel, user_id: str, package_id: str,
-                           sticker_id: str) -> list[dict]:
+    async def send_sticker(
+        self, channel: Channel, user_id: str, package_id: str, sticker_id: str
+    ) -> list[dict]:
         self._friend(channel, user_id)
         message = sticker_message(self.state, str(package_id), str(sticker_id))
         return self._user_event(channel, user_id, "message", {"message": message})
 
-    async def tap_postback(self, channel: Channel, user_id: str, data: str,
-                           display_text: str | None = None,
-                           params: dict[str, str] | None = None) -> list[dict]:
+    async def tap_postback(
+        self,
+        channel: Channel,
+        user_id: str,
+        data: str,
+        display_text: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> list[dict]:
         """A postback event. Like LINE, `display_text` only shows in the chat; it is not sent."""
         postback: dict[str, Any] = {"data": data, **({"params": dict(params)} if params else {})}
         return self._user_event(channel, user_id, "postback", {"postback": postback})
 
-    async def tap_quick_reply(self, channel: Channel, user_id: str, entry_index: int = -1,
-                              item_index: int = 0) -> list[dict]:
+    async def tap_quick_reply(
+        self, channel: Channel, user_id: str, entry_index: int = -1, item_index: int = 0
+    ) -> list[dict]:
         """Tap quick reply button `item_index` under the last message of an inbox entry."""
         friend = self._friend(channel, user_id)
         inbox = channel.inboxes.get(user_id) or []
@@ -361,10 +392,12 @@ class Simulator:
             return []
         return self._emit(channel, bh.action_events(self.state, channel, friend, action, now))
 
-    async def enter_beacon(self, channel: Channel, user_id: str, hwid: str = "d41d8cd98f",
-                           beacon_type: str = "enter") -> list[dict]:
-        return self._user_event(channel, user_id, "beacon",
-                                {"beacon": {"hwid": hwid, "type": beacon_type}})
+    async def enter_beacon(
+        self, channel: Channel, user_id: str, hwid: str = "d41d8cd98f", beacon_type: str = "enter"
+    ) -> list[dict]:
+        return self._user_event(
+            channel, user_id, "beacon", {"beacon": {"hwid": hwid, "type": beacon_type}}
+        )
 
     async def open_link(self, channel: Channel, user_id: str, url: str) -> dict:
         friend = self._friend(channel, user_id, following=False)
@@ -372,24 +405,33 @@ class Simulator:
         self._note_click(channel, friend, url, now, None)
         return await self._open(channel, friend, url, now)
 
-    async def account_link(self, channel: Channel, user_id: str, link_token: str,
-                           nonce: str) -> bool:
+    async def account_link(
+        self, channel: Channel, user_id: str, link_token: str, nonce: str
+    ) -> bool:
         now = self.state.clock.now()
         ok, events = bh.account_link(self.state, channel, user_id, link_token, nonce, now)
         self._emit(channel, events)
         return ok
 
-    async def purchase(self, channel: Channel, user_id: str, amount: int | None = None,
-                       items: list[dict] | None = None, at: float | None = None) -> dict:
+    async def purchase(
+        self,
+        channel: Channel,
+        user_id: str,
+        amount: int | None = None,
+        items: list[dict] | None = None,
+        at: float | None = None,
+    ) -> dict:
         friend = self._friend(channel, user_id, following=False)
-        record = self._order(channel, friend, self.state.clock.now() if at is None else at,
-                             amount, items, "manual")
+        record = self._order(
+            channel, friend, self.state.clock.now() if at is None else at, amount, items, "manual"
+        )
         await self._post_order(channel, record)
         return record
 
     # --- building blocks --------------------------------------------------------------------
-    def _event(self, channel: Channel, kind: str, user_id: str | None,
-               payload: dict | None, at: float) -> dict:
+    def _event(
+        self, channel: Channel, kind: str, user_id: str | None, payload: dict | None, at: float
+    ) -> dict:
         return make_event(self.state, channel, kind, user_id, payload, at=at)
 
     def _emit(self, channel: Channel, events: list[dict]) -> list[dict]:
@@ -418,13 +460,13 @@ class Simulator:
         friend.is_friend, friend.blocked, friend.blocked_at = False, True, t
         return [self._event(channel, "unfollow", friend.user_id, None, t)]
 
-    def _note_click(self, channel: Channel, friend: Friend, url: str, t: float,
-                    entry: Any) -> None:
+    def _note_click(self, channel: Channel, friend: Friend, url: str, t: float, entry: Any) -> None:
         bh.bump_interest(friend, t, self.params.click_bump, self.params)
         friend.last_clicked_at = friend.last_engaged_at = t
         if entry is not None:
             channel.link_clicks.setdefault(entry.request_id, {}).setdefault(url, set()).add(
-                friend.user_id)
+                friend.user_id
+            )
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -435,12 +477,22 @@ class Simulator:
     async def _open(self, channel: Channel, friend: Friend, url: str, t: float) -> dict:
         """GET the link in the LINE in-app browser: follow redirects on the same host, stop at
         the first other host (the landing page, not fetched) or at LINE's account-link page."""
-        headers = {"user-agent": bh.USER_AGENTS.get(friend.traits.app_type, bh.USER_AGENTS["ios"]),
-                   "accept-language": friend.language, "x-emulator-sim-time": f"{t:.3f}"}
+        headers = {
+            "user-agent": bh.USER_AGENTS.get(friend.traits.app_type, bh.USER_AGENTS["ios"]),
+            "accept-language": friend.language,
+            "x-emulator-sim-time": f"{t:.3f}",
+        }
         if friend.traits.member_id:  # what the user would type into the shop's login form
             headers["x-emulator-member-id"] = friend.traits.member_id
-        result: dict[str, Any] = {"url": url, "at": t, "chain": [], "landing_url": None,
-                                  "landing_host": None, "account_link": None, "error": None}
+        result: dict[str, Any] = {
+            "url": url,
+            "at": t,
+            "chain": [],
+            "landing_url": None,
+            "landing_host": None,
+            "account_link": None,
+            "error": None,
+        }
         current, host = url, None
         for _ in range(MAX_HOPS):
             parts = urlsplit(current)
@@ -449,8 +501,7 @@ class Simulator:
             if parts.path == "/dialog/bot/accountLink":
                 query = parse_qs(parts.query)
                 token, nonce = (query.get(k, [""])[0] for k in ("linkToken", "nonce"))
-                ok, events = bh.account_link(self.state, channel, friend.user_id, token, nonce,
-                                             t)
+                ok, events = bh.account_link(self.state, channel, friend.user_id, token, nonce, t)
                 self._emit(channel, events)
                 result["account_link"] = hop["account_link"] = ok
                 break
@@ -461,8 +512,9 @@ class Simulator:
                 result["error"] = "host unreachable"
                 break
             try:
-                async with self._client().stream("GET", current, headers=headers,
-                                                 follow_redirects=False) as response:
+                async with self._client().stream(
+                    "GET", current, headers=headers, follow_redirects=False
+                ) as response:
                     hop["status"] = response.status_code
                     location = response.headers.get("location")
             except Exception as exc:  # an unreachable or broken site must not stop time
@@ -479,14 +531,24 @@ class Simulator:
         result["landing_url"], result["landing_host"] = last, urlsplit(last).netloc or None
         return result
 
-    def _order(self, channel: Channel, friend: Friend, t: float, amount: int | None,
-               items: list[dict] | None, cause: str) -> dict:
+    def _order(
+        self,
+        channel: Channel,
+        friend: Friend,
+        t: float,
+        amount: int | None,
+        items: list[dict] | None,
+        cause: str,
+    ) -> dict:
         sim = self._sim(channel)
         sim.orders += 1
         if items is None:
             items = basket(sim.rng, friend.traits, amount)
-        record = {**make_order(channel, friend, t, sim.orders, items, amount), "cause": cause,
-                  "callback": "pending"}
+        record = {
+            **make_order(channel, friend, t, sim.orders, items, amount),
+            "cause": cause,
+            "callback": "pending",
+        }
         channel.orders.append(record)
         bh.bump_interest(friend, t, self.params.purchase_bump, self.params)
         friend.last_purchase_at = t
@@ -501,8 +563,9 @@ class Simulator:
         body = {k: record[k] for k in ORDER_KEYS}
         for attempt in range(1, len(CALLBACK_DELAYS) + 2):
             try:
-                response = await self._client().post(url, json=body,
-                                                     headers=channel.shop_callback_headers)
+                response = await self._client().post(
+                    url, json=body, headers=channel.shop_callback_headers
+                )
                 if response.is_success:
                     record["callback"] = "ok"
                     return
@@ -510,9 +573,15 @@ class Simulator:
                 detail, retry = f"HTTP {status}", status == 429 or status >= 500
             except Exception as exc:  # connection errors, bad URLs, unserialisable items
                 detail, retry = f"{type(exc).__name__}: {exc}"[:200], True
-            channel.shop_callback_log.append({"at": self.state.clock.now(), "url": url,
-                                              "order_id": record["order_id"],
-                                              "attempt": attempt, "error": detail})
+            channel.shop_callback_log.append(
+                {
+                    "at": self.state.clock.now(),
+                    "url": url,
+                    "order_id": record["order_id"],
+                    "attempt": attempt,
+                    "error": detail,
+                }
+            )
             del channel.shop_callback_log[:-LOG_LIMIT]
             channel.count("shop_callback_errors")
             if not retry or attempt > len(CALLBACK_DELAYS):

@@ -171,8 +171,10 @@ class WebhookSender:
         ids = [e["webhookEventId"] for e in events]
         attempt = await self._post(channel, url, body, ids, redelivery)
         batch.attempt += 1
-        if attempt.outcome != "ok" and channel.redelivery and batch.attempt <= len(
-            self.retry_delays
+        if (
+            attempt.outcome != "ok"
+            and channel.redelivery
+            and batch.attempt <= len(self.retry_delays)
         ):
             self._schedule_redelivery(channel, batch, self.retry_delays[batch.attempt - 1])
 
@@ -201,8 +203,9 @@ class WebhookSender:
         status: int | None = None
         detail = ""
         try:
-            response = await self._client.post(url, content=body, headers=headers,
-                                               timeout=self.timeout)
+            response = await self._client.post(
+                url, content=body, headers=headers, timeout=self.timeout
+            )
             status = response.status_code
             outcome = "ok" if 200 <= status < 300 else "http_error"
             if outcome != "ok":

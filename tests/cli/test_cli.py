@@ -30,8 +30,9 @@ def test_emulator_refuses_a_broken_config(tmp_path):
 
 
 def test_demo_closes_the_loop():
-    summary = asyncio.run(run_demo(free_port(), friends=400, exit_after=True,
-                                     brand_port=free_port()))
+    summary = asyncio.run(
+        run_demo(free_port(), friends=400, exit_after=True, brand_port=free_port())
+    )
     assert summary["bad_signatures"] == 0
     assert summary["webhook_events"].get("follow", 0) >= 40  # the month's new friends
     assert summary["multicast_recipients"] > 0

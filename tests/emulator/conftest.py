@@ -51,8 +51,9 @@ class RunningEmulator:
 class _ServerThread(threading.Thread):
     def __init__(self, app, port: int) -> None:
         super().__init__(daemon=True)
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -71,8 +72,15 @@ class _ServerThread(threading.Thread):
 
 @pytest.fixture
 def start_emulator() -> Iterator[Callable[..., RunningEmulator]]:
-    """Factory: start_emulator(friends=50, rate_limit_scale=0, wrap=None, **channel spec)."""
+    """Factory: start_emulator(friends=50, rate_limit_scale=0, **channel spec).
+
+    At teardown every answer the emulators gave during the test is checked against LINE's
+    OpenAPI files, the responses the SDK parsed included.
+    """
+    from tests.emulator.openapi_check import ResponseRecorder
+
     threads: list[_ServerThread] = []
+    recorders: list[ResponseRecorder] = []
 
     def start(
         *,
@@ -80,20 +88,21 @@ def start_emulator() -> Iterator[Callable[..., RunningEmulator]]:
         speed: float = 0.0,
         seed: int = 1,
         webhook_retry_delays: tuple[float, ...] = (0.2, 0.4),
-        wrap: Callable[[Any], Any] | None = None,
         **spec: Any,
     ) -> RunningEmulator:
         state = EmulatorState(seed=seed)
         state.clock.set_speed(speed)
         spec.setdefault("friends", 50)
         channel = state.add_channel(channel_from_spec({"seed": seed, **spec}, state))
-        emulator = Emulator.build(state, rate_limit_scale=rate_limit_scale,
-                                  webhook_retry_delays=webhook_retry_delays, tick_seconds=0)
+        emulator = Emulator.build(
+            state,
+            rate_limit_scale=rate_limit_scale,
+            webhook_retry_delays=webhook_retry_delays,
+            tick_seconds=0,
+        )
         port = free_port()
-        app = create_app(emulator)
-        if wrap is not None:  # e.g. openapi_check.ResponseRecorder
-            app = wrap(app)
-        thread = _ServerThread(app, port)
+        recorders.append(ResponseRecorder(create_app(emulator)))
+        thread = _ServerThread(recorders[-1], port)
         thread.start()
         thread.wait_started()
         threads.append(thread)
@@ -104,34 +113,24 @@ def start_emulator() -> Iterator[Callable[..., RunningEmulator]]:
     for thread in threads:
         thread.server.should_exit = True
         thread.join(timeout=10)
-
-
-@pytest.fixture
-def start_checked_emulator(start_emulator) -> Iterator[Callable[..., RunningEmulator]]:
-    """Like start_emulator (friends default 300 here); at teardown every answer the
-    emulators gave during the test is checked against LINE's OpenAPI files, responses the
-    SDK parsed included."""
-    from tests.emulator.openapi_check import ResponseRecorder
-
-    recorders: list[ResponseRecorder] = []
-
-    def wrap(app):
-        recorders.append(ResponseRecorder(app))
-        return recorders[-1]
-
-    def start(**spec: Any) -> RunningEmulator:
-        spec.setdefault("friends", 300)
-        return start_emulator(wrap=wrap, **spec)
-
-    yield start
     problems = [p for recorder in recorders for p in recorder.problems()]
     assert not problems, "responses that break LINE's spec:\n" + "\n".join(problems)
 
 
 @pytest.fixture
+def start_checked_emulator(start_emulator) -> Callable[..., RunningEmulator]:
+    """start_emulator with 300 friends by default."""
+
+    def start(**spec: Any) -> RunningEmulator:
+        spec.setdefault("friends", 300)
+        return start_emulator(**spec)
+
+    return start
+
+
+@pytest.fixture
 def checked_emulator(start_checked_emulator) -> RunningEmulator:
-    """300 following virtual friends (seed 1), rate limits off, clock frozen, every answer
-    checked against LINE's OpenAPI files at teardown."""
+    """300 following virtual friends (seed 1), rate limits off, clock frozen."""
     return start_checked_emulator()
 
 
@@ -181,8 +180,7 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
             await asyncio.sleep(receiver.delay)
         return Response(status_code=receiver.status)
 
-    thread = _ServerThread(Starlette(routes=[Route("/webhook", webhook, methods=["POST"])]),
-                           port)
+    thread = _ServerThread(Starlette(routes=[Route("/webhook", webhook, methods=["POST"])]), port)
     thread.start()
     thread.wait_started()
     yield receiver

@@ -40,8 +40,7 @@ def schema_validator(spec_name: str, schema_name: str) -> OAS30Validator:
     uri = f"https://line.example/{spec_name}.yml"
     resource = Resource.from_contents(document(spec_name), default_specification=DRAFT4)
     registry = Registry().with_resource(uri, resource)
-    return OAS30Validator({"$ref": f"{uri}#/components/schemas/{schema_name}"},
-                          registry=registry)
+    return OAS30Validator({"$ref": f"{uri}#/components/schemas/{schema_name}"}, registry=registry)
 
 
 def check_schema(spec_name: str, schema_name: str, value: Any) -> None:
@@ -150,17 +149,23 @@ class ResponseRecorder:
             await send(message)
 
         await self.app(scope, receive, capture)
-        self.exchanges.append((scope["method"], scope["path"],
-                               scope.get("query_string", b"").decode("latin-1"),
-                               answer["status"], answer["content_type"], bytes(answer["body"])))
+        self.exchanges.append(
+            (
+                scope["method"],
+                scope["path"],
+                scope.get("query_string", b"").decode("latin-1"),
+                answer["status"],
+                answer["content_type"],
+                bytes(answer["body"]),
+            )
+        )
 
     def problems(self) -> list[str]:
         """One line per recorded answer that breaks the spec (unspecified paths skipped)."""
         out = []
         for method, path, query, status, content_type, body in self.exchanges:
             try:
-                check_exchange(method, path, status, body, query=query,
-                               content_type=content_type)
+                check_exchange(method, path, status, body, query=query, content_type=content_type)
             except Exception as error:  # noqa: BLE001 - collected and reported by the caller
                 out.append(f"{method} {path}?{query} -> {status}: {error!r}"[:2000])
         return out

@@ -62,14 +62,16 @@ def following(running) -> list[str]:
 
 
 def upload(running, ids: list[str], description: str = "VIP") -> int:
-    request = CreateAudienceGroupRequest(description=description,
-                                         audiences=[Audience(id=i) for i in ids])
+    request = CreateAudienceGroupRequest(
+        description=description, audiences=[Audience(id=i) for i in ids]
+    )
     return audiences(running).create_audience_group(request).audience_group_id
 
 
 def narrowcast(running, retry_key: str | None = None, **fields) -> str:
     response = line(running).narrowcast_with_http_info(
-        NarrowcastRequest(messages=TEXT, **fields), x_line_retry_key=retry_key)
+        NarrowcastRequest(messages=TEXT, **fields), x_line_retry_key=retry_key
+    )
     assert response.status_code == 202
     return response.headers["x-line-request-id"]
 
@@ -85,8 +87,11 @@ def wait_done(running, request_id: str, timeout: float = 10):
 
 
 def received(running, request_id: str) -> set[str]:
-    return {uid for uid, inbox in running.channel.inboxes.items()
-            if any(e.request_id == request_id and e.kind == "narrowcast" for e in inbox)}
+    return {
+        uid
+        for uid, inbox in running.channel.inboxes.items()
+        if any(e.request_id == request_id and e.kind == "narrowcast" for e in inbox)
+    }
 
 
 def error_of(call) -> tuple[int, dict]:
@@ -101,31 +106,47 @@ def error_of(call) -> tuple[int, dict]:
 def test_upload_audience_lifecycle(checked_emulator):
     manage = audiences(checked_emulator)
     ids = following(checked_emulator)[:30]
-    response = manage.create_audience_group_with_http_info(CreateAudienceGroupRequest(
-        description="購入者 2026", uploadDescription="first.csv",
-        audiences=[Audience(id=i) for i in ids[:20]]))
+    response = manage.create_audience_group_with_http_info(
+        CreateAudienceGroupRequest(
+            description="購入者 2026",
+            uploadDescription="first.csv",
+            audiences=[Audience(id=i) for i in ids[:20]],
+        )
+    )
     assert response.status_code == 202
     created = response.data
     assert (created.type, created.create_route, created.permission) == (
-        "UPLOAD", "MESSAGING_API", "READ_WRITE")
+        "UPLOAD",
+        "MESSAGING_API",
+        "READ_WRITE",
+    )
     assert created.is_ifa_audience is False
     assert created.expire_timestamp - created.created == 180 * 86400
     group_id = created.audience_group_id
-    manage.add_audience_to_audience_group(AddAudienceToAudienceGroupRequest(
-        audienceGroupId=group_id, uploadDescription="second.csv",
-        audiences=[Audience(id=i) for i in ids[10:]]))
+    manage.add_audience_to_audience_group(
+        AddAudienceToAudienceGroupRequest(
+            audienceGroupId=group_id,
+            uploadDescription="second.csv",
+            audiences=[Audience(id=i) for i in ids[10:]],
+        )
+    )
     data = manage.get_audience_data(group_id)
     assert (data.audience_group.status, data.audience_group.audience_count) == ("READY", 30)
     assert [(j.description, j.audience_count, j.job_status) for j in data.jobs] == [
-        ("second.csv", 10, "FINISHED"), ("first.csv", 20, "FINISHED")]
+        ("second.csv", 10, "FINISHED"),
+        ("first.csv", 20, "FINISHED"),
+    ]
     manage.update_audience_group_description(
-        group_id, UpdateAudienceGroupDescriptionRequest(description="購入者 2027"))
+        group_id, UpdateAudienceGroupDescriptionRequest(description="購入者 2027")
+    )
     assert manage.get_audience_data(group_id).audience_group.description == "購入者 2027"
     manage.delete_audience_group(group_id)
     status, body = error_of(lambda: manage.get_audience_data(group_id))
     assert status == 400
-    assert body == {"message": "audience group not found",
-                    "details": [{"message": "AUDIENCE_GROUP_NOT_FOUND"}]}
+    assert body == {
+        "message": "audience group not found",
+        "details": [{"message": "AUDIENCE_GROUP_NOT_FOUND"}],
+    }
 
 
 def test_empty_audience_stays_in_progress_and_list_filters(checked_emulator):
@@ -150,24 +171,33 @@ def test_empty_audience_stays_in_progress_and_list_filters(checked_emulator):
 def test_upload_errors(checked_emulator):
     http = raw(checked_emulator)
     good = following(checked_emulator)[:3]
-    bad_id = http.post("/v2/bot/audienceGroup/upload", json={
-        "description": "x", "audiences": [{"id": good[0]}, {"id": "U123"}, {"id": good[1]}]})
+    bad_id = http.post(
+        "/v2/bot/audienceGroup/upload",
+        json={"description": "x", "audiences": [{"id": good[0]}, {"id": "U123"}, {"id": good[1]}]},
+    )
     assert bad_id.status_code == 400
     assert bad_id.json()["details"][0]["message"] == (
-        "UPLOAD_AUDIENCE_GROUP_INVALID_AUDIENCE_ID_FORMAT")
+        "UPLOAD_AUDIENCE_GROUP_INVALID_AUDIENCE_ID_FORMAT"
+    )
     long = http.post("/v2/bot/audienceGroup/upload", json={"description": "a" * 121})
     assert long.json()["details"][0]["message"] == "AUDIENCE_GROUP_NAME_SIZE_OVER"
     blank = http.post("/v2/bot/audienceGroup/upload", json={"description": "  "})
     assert blank.json()["details"][0]["message"] == "AUDIENCE_GROUP_NAME_EMPTY"
-    too_many = http.post("/v2/bot/audienceGroup/upload", json={
-        "description": "x", "audiences": [{"id": good[0]}] * 10_001})
+    too_many = http.post(
+        "/v2/bot/audienceGroup/upload",
+        json={"description": "x", "audiences": [{"id": good[0]}] * 10_001},
+    )
     assert too_many.json()["details"][0]["message"] == "UPLOAD_AUDIENCE_GROUP_TOO_MANY_AUDIENCE_IDS"
     assert checked_emulator.channel.audiences == {}  # nothing was created
-    unknown = http.put("/v2/bot/audienceGroup/upload", json={
-        "audienceGroupId": 123, "audiences": [{"id": good[0]}]})
+    unknown = http.put(
+        "/v2/bot/audienceGroup/upload",
+        json={"audienceGroupId": 123, "audiences": [{"id": good[0]}]},
+    )
     assert unknown.json()["details"][0]["message"] == "AUDIENCE_GROUP_NOT_FOUND"
-    ifa = http.post("/v2/bot/audienceGroup/upload", json={
-        "description": "ads", "isIfaAudience": True, "audiences": [{"id": good[0]}]})
+    ifa = http.post(
+        "/v2/bot/audienceGroup/upload",
+        json={"description": "ads", "isIfaAudience": True, "audiences": [{"id": good[0]}]},
+    )
     assert ifa.status_code == 400  # a user ID is no IFA
     assert http.get("/v2/bot/audienceGroup/abc").status_code == 400
 
@@ -179,27 +209,39 @@ def test_click_and_impression_audiences(checked_emulator):
     channel = checked_emulator.channel
 
     async def interact():
-        channel.link_clicks[request_id] = {"https://shop.example/sale": set(users[:60]),
-                                           "https://shop.example/new": set(users[50:55])}
+        channel.link_clicks[request_id] = {
+            "https://shop.example/sale": set(users[:60]),
+            "https://shop.example/new": set(users[50:55]),
+        }
         for uid in users[:55]:
             channel.inboxes[uid][-1].read = True
 
     checked_emulator.call(interact())
     manage = audiences(checked_emulator)
-    clicked = manage.create_click_based_audience_group(CreateClickBasedAudienceGroupRequest(
-        description="clicked sale", requestId=request_id, clickUrl="https://shop.example/sale"))
+    clicked = manage.create_click_based_audience_group(
+        CreateClickBasedAudienceGroupRequest(
+            description="clicked sale", requestId=request_id, clickUrl="https://shop.example/sale"
+        )
+    )
     assert clicked.type == "CLICK" and clicked.request_id == request_id
     group = manage.get_audience_data(clicked.audience_group_id).audience_group
     assert (group.status, group.audience_count) == ("READY", 60)
-    few = manage.create_click_based_audience_group(CreateClickBasedAudienceGroupRequest(
-        description="clicked new", requestId=request_id, clickUrl="https://shop.example/new"))
+    few = manage.create_click_based_audience_group(
+        CreateClickBasedAudienceGroupRequest(
+            description="clicked new", requestId=request_id, clickUrl="https://shop.example/new"
+        )
+    )
     group = manage.get_audience_data(few.audience_group_id).audience_group
     assert (group.status, group.failed_type) == ("FAILED", "AUDIENCE_GROUP_AUDIENCE_INSUFFICIENT")
-    imp = manage.create_imp_based_audience_group(CreateImpBasedAudienceGroupRequest(
-        description="opened", requestId=request_id))
+    imp = manage.create_imp_based_audience_group(
+        CreateImpBasedAudienceGroupRequest(description="opened", requestId=request_id)
+    )
     assert manage.get_audience_data(imp.audience_group_id).audience_group.audience_count == 55
-    status, body = error_of(lambda: manage.create_imp_based_audience_group(
-        CreateImpBasedAudienceGroupRequest(description="x", requestId="no-such-request")))
+    status, body = error_of(
+        lambda: manage.create_imp_based_audience_group(
+            CreateImpBasedAudienceGroupRequest(description="x", requestId="no-such-request")
+        )
+    )
     assert status == 400 and body["details"][0]["message"] == "REQUEST_NOT_FOUND"
 
 
@@ -211,22 +253,30 @@ def test_narrowcast_to_upload_audience_is_exempt_from_minimum(checked_emulator):
     group = upload(checked_emulator, ids)
     request_id = narrowcast(checked_emulator, recipient=AudienceRecipient(audienceGroupId=group))
     progress = wait_done(checked_emulator, request_id)
-    assert (progress.phase, progress.target_count, progress.success_count,
-            progress.failure_count) == ("succeeded", 10, 10, 0)
+    assert (
+        progress.phase,
+        progress.target_count,
+        progress.success_count,
+        progress.failure_count,
+    ) == ("succeeded", 10, 10, 0)
     assert progress.accepted_time and progress.completed_time
     assert received(checked_emulator, request_id) == set(ids)
     assert checked_emulator.channel.narrowcasts[request_id]["recipients"] == sorted(ids)
 
 
 def test_narrowcast_demographic_filter(checked_emulator):
-    demographic = OperatorDemographicFilter(var_and=[
-        GenderDemographicFilter(oneOf=["female"]),
-        AgeDemographicFilter(gte="age_20", lt="age_45"),
-    ])
+    demographic = OperatorDemographicFilter(
+        var_and=[
+            GenderDemographicFilter(oneOf=["female"]),
+            AgeDemographicFilter(gte="age_20", lt="age_45"),
+        ]
+    )
     request_id = narrowcast(checked_emulator, filter=Filter(demographic=demographic))
-    expected = {f.user_id for f in checked_emulator.channel.friends.values()
-                if f.is_friend and f.traits.gender == "female"
-                and 20 <= int(f.traits.age_band[4:]) < 45}
+    expected = {
+        f.user_id
+        for f in checked_emulator.channel.friends.values()
+        if f.is_friend and f.traits.gender == "female" and 20 <= int(f.traits.age_band[4:]) < 45
+    }
     assert len(expected) >= 50
     progress = wait_done(checked_emulator, request_id)
     assert progress.phase == "succeeded" and progress.target_count == len(expected)
@@ -235,18 +285,32 @@ def test_narrowcast_demographic_filter(checked_emulator):
 
 def test_narrowcast_or_and_not_filters(checked_emulator):
     """Android users, or anyone who added the account less than 180 days ago, except men."""
-    demographic = {"type": "operator", "and": [
-        {"type": "operator", "or": [{"type": "appType", "oneOf": ["android"]},
-                                    {"type": "subscriptionPeriod", "lt": "day_180"}]},
-        {"type": "operator", "not": {"type": "gender", "oneOf": ["male"]}},
-    ]}
-    answer = raw(checked_emulator).post("/v2/bot/message/narrowcast", json={
-        "messages": [{"type": "text", "text": "hi"}], "filter": {"demographic": demographic}})
+    demographic = {
+        "type": "operator",
+        "and": [
+            {
+                "type": "operator",
+                "or": [
+                    {"type": "appType", "oneOf": ["android"]},
+                    {"type": "subscriptionPeriod", "lt": "day_180"},
+                ],
+            },
+            {"type": "operator", "not": {"type": "gender", "oneOf": ["male"]}},
+        ],
+    }
+    answer = raw(checked_emulator).post(
+        "/v2/bot/message/narrowcast",
+        json={"messages": [{"type": "text", "text": "hi"}], "filter": {"demographic": demographic}},
+    )
     assert answer.status_code == 202
     now = checked_emulator.emulator.state.clock.now()
-    expected = {f.user_id for f in checked_emulator.channel.friends.values()
-                if f.is_friend and f.traits.gender != "male"
-                and (f.traits.app_type == "android" or now - f.first_followed_at < 180 * 86400)}
+    expected = {
+        f.user_id
+        for f in checked_emulator.channel.friends.values()
+        if f.is_friend
+        and f.traits.gender != "male"
+        and (f.traits.app_type == "android" or now - f.first_followed_at < 180 * 86400)
+    }
     request_id = answer.headers["x-line-request-id"]
     assert wait_done(checked_emulator, request_id).target_count == len(expected)
     assert received(checked_emulator, request_id) == expected
@@ -255,10 +319,12 @@ def test_narrowcast_or_and_not_filters(checked_emulator):
 def test_narrowcast_operator_and_not(checked_emulator):
     ids = following(checked_emulator)
     everyone, excluded = upload(checked_emulator, ids[:40]), upload(checked_emulator, ids[:15])
-    recipient = OperatorRecipient(var_and=[
-        AudienceRecipient(audienceGroupId=everyone),
-        OperatorRecipient(var_not=AudienceRecipient(audienceGroupId=excluded)),
-    ])
+    recipient = OperatorRecipient(
+        var_and=[
+            AudienceRecipient(audienceGroupId=everyone),
+            OperatorRecipient(var_not=AudienceRecipient(audienceGroupId=excluded)),
+        ]
+    )
     request_id = narrowcast(checked_emulator, recipient=recipient)
     assert wait_done(checked_emulator, request_id).phase == "succeeded"
     assert received(checked_emulator, request_id) == set(ids[15:40])
@@ -266,8 +332,11 @@ def test_narrowcast_operator_and_not(checked_emulator):
 
 def test_demographic_filter_needs_target_reach_of_100(start_checked_emulator):
     small = start_checked_emulator(friends=80)
-    status, body = error_of(lambda: narrowcast(
-        small, filter=Filter(demographic=GenderDemographicFilter(oneOf=["male"]))))
+    status, body = error_of(
+        lambda: narrowcast(
+            small, filter=Filter(demographic=GenderDemographicFilter(oneOf=["male"]))
+        )
+    )
     assert (status, body) == (403, {"message": "Your account does not have enough friends"})
     assert small.channel.narrowcasts == {}
 
@@ -275,8 +344,10 @@ def test_demographic_filter_needs_target_reach_of_100(start_checked_emulator):
 def test_too_few_recipients_fail_after_202(checked_emulator):
     """Attributes leave fewer than 50: accepted, then failed with errorCode 2."""
     okinawa = {"type": "area", "oneOf": ["jp_47"]}
-    answer = raw(checked_emulator).post("/v2/bot/message/narrowcast", json={
-        "messages": [{"type": "text", "text": "hi"}], "filter": {"demographic": okinawa}})
+    answer = raw(checked_emulator).post(
+        "/v2/bot/message/narrowcast",
+        json={"messages": [{"type": "text", "text": "hi"}], "filter": {"demographic": okinawa}},
+    )
     assert answer.status_code == 202
     progress = wait_done(checked_emulator, answer.headers["x-line-request-id"])
     assert (progress.phase, progress.error_code) == ("failed", 2)
@@ -286,26 +357,32 @@ def test_too_few_recipients_fail_after_202(checked_emulator):
 
 def test_redelivery(checked_emulator):
     ids = following(checked_emulator)
-    first = narrowcast(checked_emulator, recipient=AudienceRecipient(
-        audienceGroupId=upload(checked_emulator, ids[:70])))
+    first = narrowcast(
+        checked_emulator,
+        recipient=AudienceRecipient(audienceGroupId=upload(checked_emulator, ids[:70])),
+    )
     wait_done(checked_emulator, first)
     again = narrowcast(checked_emulator, recipient=RedeliveryRecipient(requestId=first))
     assert wait_done(checked_emulator, again).target_count == 70
     assert received(checked_emulator, again) == set(ids[:70])
-    small = narrowcast(checked_emulator, recipient=AudienceRecipient(
-        audienceGroupId=upload(checked_emulator, ids[:10])))
+    small = narrowcast(
+        checked_emulator,
+        recipient=AudienceRecipient(audienceGroupId=upload(checked_emulator, ids[:10])),
+    )
     wait_done(checked_emulator, small)
     too_few = narrowcast(checked_emulator, recipient=RedeliveryRecipient(requestId=small))
     assert wait_done(checked_emulator, too_few).error_code == 2  # redelivery has the minimum
-    status, body = error_of(lambda: narrowcast(
-        checked_emulator, recipient=RedeliveryRecipient(requestId="nope")))
+    status, body = error_of(
+        lambda: narrowcast(checked_emulator, recipient=RedeliveryRecipient(requestId="nope"))
+    )
     assert (status, body) == (400, {"message": "Invalid request id: nope"})
 
 
 def test_audience_checks_at_request_and_send_time(checked_emulator):
     empty = upload(checked_emulator, [])
-    status, body = error_of(lambda: narrowcast(
-        checked_emulator, recipient=AudienceRecipient(audienceGroupId=empty)))
+    status, body = error_of(
+        lambda: narrowcast(checked_emulator, recipient=AudienceRecipient(audienceGroupId=empty))
+    )
     assert (status, body) == (400, {"message": f"Invalid audience group id: {empty}"})
     # a click audience of another kind counts: below 50 following members -> errorCode 4
     broadcast = line(checked_emulator).broadcast_with_http_info(BroadcastRequest(messages=TEXT))
@@ -318,7 +395,8 @@ def test_audience_checks_at_request_and_send_time(checked_emulator):
 
     checked_emulator.call(click_then_block())
     clicked = audiences(checked_emulator).create_click_based_audience_group(
-        CreateClickBasedAudienceGroupRequest(description="c", requestId=request_id))
+        CreateClickBasedAudienceGroupRequest(description="c", requestId=request_id)
+    )
 
     async def block():
         for uid in users[:10]:
@@ -326,8 +404,9 @@ def test_audience_checks_at_request_and_send_time(checked_emulator):
             friend.is_friend, friend.blocked, friend.blocked_at = False, True, 1.0
 
     checked_emulator.call(block())
-    failed = narrowcast(checked_emulator, recipient=AudienceRecipient(
-        audienceGroupId=clicked.audience_group_id))
+    failed = narrowcast(
+        checked_emulator, recipient=AudienceRecipient(audienceGroupId=clicked.audience_group_id)
+    )
     assert wait_done(checked_emulator, failed).error_code == 4
 
 
@@ -347,14 +426,24 @@ def test_limit_max_and_quota(start_checked_emulator):
 
 
 def test_forbid_partial_delivery_needs_up_to_remaining_quota(checked_emulator):
-    answer = raw(checked_emulator).post("/v2/bot/message/narrowcast", json={
-        "messages": [{"type": "text", "text": "hi"}], "limit": {"forbidPartialDelivery": True}})
+    answer = raw(checked_emulator).post(
+        "/v2/bot/message/narrowcast",
+        json={
+            "messages": [{"type": "text", "text": "hi"}],
+            "limit": {"forbidPartialDelivery": True},
+        },
+    )
     assert answer.status_code == 400
     assert answer.json() == {
-        "message": "The option forbidPartialDelivery must be used with upToRemainingQuota."}
-    invalid = raw(checked_emulator).post("/v2/bot/message/narrowcast", json={
-        "messages": [{"type": "text", "text": "hi"}], "filter": {"demographic": {
-            "type": "age", "gte": "age_40", "lt": "age_20"}}})
+        "message": "The option forbidPartialDelivery must be used with upToRemainingQuota."
+    }
+    invalid = raw(checked_emulator).post(
+        "/v2/bot/message/narrowcast",
+        json={
+            "messages": [{"type": "text", "text": "hi"}],
+            "filter": {"demographic": {"type": "age", "gte": "age_40", "lt": "age_20"}},
+        },
+    )
     assert invalid.status_code == 400 and invalid.json()["details"]
 
 
@@ -371,7 +460,9 @@ def test_progress_phases(checked_emulator, monkeypatch):
         time.sleep(0.02)
     assert seen == ["waiting", "sending", "succeeded"]
     assert error_of(lambda: line(checked_emulator).get_narrowcast_progress("x")) == (
-        404, {"message": "Not found"})
+        404,
+        {"message": "Not found"},
+    )
     assert raw(checked_emulator).get("/v2/bot/message/progress/narrowcast").status_code == 400
 
 

@@ -21,9 +21,11 @@ def friend_ids(running, n: int) -> list[str]:
 
 
 def push(running, user: str, **headers: str) -> httpx.Response:
-    return httpx.post(f"{running.base_url}/v2/bot/message/push",
-                      headers=running.headers(**headers),
-                      json={"to": user, "messages": [{"type": "text", "text": "x"}]})
+    return httpx.post(
+        f"{running.base_url}/v2/bot/message/push",
+        headers=running.headers(**headers),
+        json={"to": user, "messages": [{"type": "text", "text": "x"}]},
+    )
 
 
 def set_faults(running, rules: dict) -> None:
@@ -57,8 +59,7 @@ def test_partial_error_rate_is_about_right(emulator_server):
     running = emulator_server
     set_faults(running, {"*": {"error_rate": 0.3}})
     with httpx.Client(headers=running.headers()) as client:
-        statuses = [client.get(f"{running.base_url}/v2/bot/info").status_code
-                    for _ in range(400)]
+        statuses = [client.get(f"{running.base_url}/v2/bot/info").status_code for _ in range(400)]
     assert 60 <= statuses.count(500) <= 180  # 120 expected; bounds far outside the noise
 
 
@@ -86,8 +87,10 @@ def test_dropped_connection_after_delivery_and_retry_key(emulator_server):
 
 def test_bad_fault_rule_is_rejected(emulator_server):
     with control(emulator_server) as c:
-        response = c.put(f"/channels/{emulator_server.channel.channel_id}/faults",
-                         json={"push": {"error_rat": 1}})
+        response = c.put(
+            f"/channels/{emulator_server.channel.channel_id}/faults",
+            json={"push": {"error_rat": 1}},
+        )
     assert response.status_code == 400
 
 
@@ -111,12 +114,15 @@ def test_control_api_channels_friends_inbox_actions(emulator_server, webhook_rec
         push(running, user)
         entries = c.get(f"/channels/{cid}/friends/{user}/inbox").json()
         assert entries["total"] == 1 and entries["entries"][0]["kind"] == "push"
-        acted = c.post(f"/channels/{cid}/friends/{user}/actions",
-                       json={"action": "text", "text": "こんにちは"})
+        acted = c.post(
+            f"/channels/{cid}/friends/{user}/actions", json={"action": "text", "text": "こんにちは"}
+        )
         assert acted.status_code == 200, acted.text
         assert webhook_receiver.wait_for(1)[0]["message"]["text"] == "こんにちは"
-        assert c.post(f"/channels/{cid}/friends/{user}/actions",
-                      json={"action": "dance"}).status_code == 400
+        assert (
+            c.post(f"/channels/{cid}/friends/{user}/actions", json={"action": "dance"}).status_code
+            == 400
+        )
         assert c.get(f"/channels/{cid}/friends/U{'0' * 32}").status_code == 404
         assert c.get("/channels/999/friends").status_code == 404
         added = c.post(f"/channels/{cid}/friends", json={"count": 3}).json()
@@ -138,8 +144,9 @@ def test_clock_advance(emulator_server):
 
 def test_state_file_survives_a_restart(tmp_path, start_emulator):
     state_file = tmp_path / "emulator.pkl"
-    emulator = build_emulator(specs=[{"friends": 20}], seed=3, rate_limit_scale=0,
-                              state_file=state_file, speed=0)
+    emulator = build_emulator(
+        specs=[{"friends": 20}], seed=3, rate_limit_scale=0, state_file=state_file, speed=0
+    )
     channel = next(iter(emulator.state.channels.values()))
     user = next(iter(channel.friends))
     channel.inboxes[user] = []
@@ -152,8 +159,7 @@ def test_state_file_survives_a_restart(tmp_path, start_emulator):
     assert again.usage_by_month["2026-11"] == 7
     assert list(again.friends) == list(channel.friends)
     assert restored.last_message_id == emulator.state.last_message_id
-    rebuilt = build_emulator(specs=[], seed=0, rate_limit_scale=0, state_file=state_file,
-                             speed=0)
+    rebuilt = build_emulator(specs=[], seed=0, rate_limit_scale=0, state_file=state_file, speed=0)
     assert rebuilt.state.channels[channel.channel_id].channel_secret == channel.channel_secret
     state_file.write_bytes(b"not a pickle of ours")
     with pytest.raises(Exception):  # noqa: B017 - any refusal is fine, silence is not

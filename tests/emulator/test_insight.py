@@ -31,8 +31,12 @@ from enishi.emulator.clock import JST, jst_date
 SALE = "https://shop.example/sale?utm_source=line"
 MESSAGES = [
     TextMessage(text="週末セール開催中"),
-    TemplateMessage(altText="セール", template=ButtonsTemplate(
-        text="詳しくはこちら", actions=[URIAction(label="見る", uri=SALE)])),
+    TemplateMessage(
+        altText="セール",
+        template=ButtonsTemplate(
+            text="詳しくはこちら", actions=[URIAction(label="見る", uri=SALE)]
+        ),
+    ),
 ]
 
 
@@ -65,8 +69,7 @@ def interact(running, request_id: str, *, reads: int, clicks: int) -> None:
 
 
 def test_broadcast_message_event(checked_emulator):
-    response = line(checked_emulator).broadcast_with_http_info(
-        BroadcastRequest(messages=MESSAGES))
+    response = line(checked_emulator).broadcast_with_http_info(BroadcastRequest(messages=MESSAGES))
     request_id = response.headers["x-line-request-id"]
     interact(checked_emulator, request_id, reads=40, clicks=25)
     event = insight(checked_emulator).get_message_event(request_id)
@@ -77,14 +80,16 @@ def test_broadcast_message_event(checked_emulator):
     assert overview.unique_media_played is None
     assert abs(overview.timestamp - checked_emulator.emulator.state.clock.now()) < 5
     assert [(m.seq, m.impression, m.media_played) for m in event.messages] == [
-        (1, 40, None), (2, 40, None)]
-    assert [(c.seq, c.url, c.click, c.unique_click, c.unique_click_of_request)
-            for c in event.clicks] == [(2, SALE, 25, 25, 25)]
+        (1, 40, None),
+        (2, 40, None),
+    ]
+    assert [
+        (c.seq, c.url, c.click, c.unique_click, c.unique_click_of_request) for c in event.clicks
+    ] == [(2, SALE, 25, 25, 25)]
 
 
 def test_counts_under_20_are_null(checked_emulator):
-    response = line(checked_emulator).broadcast_with_http_info(
-        BroadcastRequest(messages=MESSAGES))
+    response = line(checked_emulator).broadcast_with_http_info(BroadcastRequest(messages=MESSAGES))
     request_id = response.headers["x-line-request-id"]
     interact(checked_emulator, request_id, reads=19, clicks=5)
     event = insight(checked_emulator).get_message_event(request_id)
@@ -96,7 +101,8 @@ def test_counts_under_20_are_null(checked_emulator):
 
 def test_narrowcast_message_event(checked_emulator):
     response = line(checked_emulator).narrowcast_with_http_info(
-        NarrowcastRequest(messages=MESSAGES[:1], limit=Limit(max=80)))
+        NarrowcastRequest(messages=MESSAGES[:1], limit=Limit(max=80))
+    )
     request_id = response.headers["x-line-request-id"]
     deadline = time.monotonic() + 10
     while line(checked_emulator).get_narrowcast_progress(request_id).phase != "succeeded":
@@ -115,8 +121,9 @@ def test_narrowcast_message_event(checked_emulator):
 
 
 def test_unknown_or_push_request_is_not_found(checked_emulator):
-    push = line(checked_emulator).push_message_with_http_info(PushMessageRequest(
-        to=following(checked_emulator)[0], messages=MESSAGES[:1]))
+    push = line(checked_emulator).push_message_with_http_info(
+        PushMessageRequest(to=following(checked_emulator)[0], messages=MESSAGES[:1])
+    )
     for request_id in ("nope", push.headers["x-line-request-id"]):
         with pytest.raises(InsightApiException) as caught:
             insight(checked_emulator).get_message_event(request_id)
@@ -144,8 +151,11 @@ def test_delivery_counts(checked_emulator):
     counts = stats.get_number_of_message_deliveries(today)
     assert (counts.status, counts.api_broadcast, counts.api_push) == ("ready", 300, 3)
     assert counts.api_narrowcast is None and counts.api_multicast is None
-    bad = httpx.get(f"{checked_emulator.base_url}/v2/bot/insight/message/delivery",
-                    params={"date": "2026-01-01"}, headers=checked_emulator.headers())
+    bad = httpx.get(
+        f"{checked_emulator.base_url}/v2/bot/insight/message/delivery",
+        params={"date": "2026-01-01"},
+        headers=checked_emulator.headers(),
+    )
     assert bad.status_code == 400 and bad.json()["details"][0]["property"] == "date"
 
 
@@ -165,8 +175,9 @@ def test_followers(checked_emulator):
     assert stats.get_number_of_followers(var_date=today).status == "unready"
     advance(checked_emulator, 86400)
     result = stats.get_number_of_followers(var_date=today)
-    known = sum(1 for f in channel.friends.values()
-                if f.is_friend and f.traits.gender in ("male", "female"))
+    known = sum(
+        1 for f in channel.friends.values() if f.is_friend and f.traits.gender in ("male", "female")
+    )
     assert (result.status, result.followers, result.blocks) == ("ready", 300, 12)
     assert result.targeted_reaches == known
     assert stats.get_number_of_followers().status == "ready"  # no date: yesterday

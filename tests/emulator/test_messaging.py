@@ -29,8 +29,7 @@ from tests.emulator.openapi_check import check_response
 
 
 def sdk(running) -> MessagingApi:
-    return MessagingApi(ApiClient(Configuration(host=running.base_url,
-                                                access_token=running.token)))
+    return MessagingApi(ApiClient(Configuration(host=running.base_url, access_token=running.token)))
 
 
 def raw(running) -> httpx.Client:
@@ -49,8 +48,10 @@ def test_push_delivers_once_and_answers_sent_messages(emulator_server):
     api = sdk(emulator_server)
     user = following_ids(emulator_server, 1)[0]
     response = api.push_message_with_http_info(
-        PushMessageRequest(to=user, messages=[TextMessage(text="こんにちは"),
-                                              TextMessage(text="二通目")]))
+        PushMessageRequest(
+            to=user, messages=[TextMessage(text="こんにちは"), TextMessage(text="二通目")]
+        )
+    )
     assert response.status_code == 200
     assert len(response.data.sent_messages) == 2
     assert all(m.id.isdigit() for m in response.data.sent_messages)
@@ -59,8 +60,12 @@ def test_push_delivers_once_and_answers_sent_messages(emulator_server):
     assert [m["text"] for m in entries[-1].messages] == ["こんにちは", "二通目"]
     assert entries[-1].request_id == response.headers["x-line-request-id"]
     with raw(emulator_server) as client:
-        check_response(client.post("/v2/bot/message/push", json={
-            "to": user, "messages": [{"type": "text", "text": "spec"}]}))
+        check_response(
+            client.post(
+                "/v2/bot/message/push",
+                json={"to": user, "messages": [{"type": "text", "text": "spec"}]},
+            )
+        )
 
 
 def test_push_to_blocked_friend_is_accepted_but_neither_delivered_nor_billed(emulator_server):
@@ -76,8 +81,9 @@ def test_push_to_blocked_friend_is_accepted_but_neither_delivered_nor_billed(emu
 
 def test_push_to_unknown_user_is_400(emulator_server):
     with pytest.raises(ApiException) as err:
-        sdk(emulator_server).push_message(PushMessageRequest(
-            to="U" + "0" * 32, messages=[TextMessage(text="x")]))
+        sdk(emulator_server).push_message(
+            PushMessageRequest(to="U" + "0" * 32, messages=[TextMessage(text="x")])
+        )
     assert err.value.status == 400
 
 
@@ -87,23 +93,30 @@ def test_multicast_reaches_friends_only_and_counts_per_recipient(emulator_server
     blocked = users[0]
     running.channel.friends[blocked].is_friend = False
     stranger = "U" + "f" * 32
-    sdk(running).multicast(MulticastRequest(to=[*users, stranger],
-                                            messages=[TextMessage(text="セール")]))
+    sdk(running).multicast(
+        MulticastRequest(to=[*users, stranger], messages=[TextMessage(text="セール")])
+    )
     assert inbox(running, blocked) == []
     assert all(len(inbox(running, u)) == 1 for u in users[1:])
     assert sum(running.channel.usage_by_month.values()) == 9
     with raw(running) as client:
-        response = client.post("/v2/bot/message/multicast", json={
-            "to": users[1:3], "messages": [{"type": "text", "text": "x"}]})
+        response = client.post(
+            "/v2/bot/message/multicast",
+            json={"to": users[1:3], "messages": [{"type": "text", "text": "x"}]},
+        )
         assert response.status_code == 200 and response.json() == {}
         check_response(response)
 
 
 def test_multicast_over_500_recipients_is_rejected_with_details(emulator_server):
     with raw(emulator_server) as client:
-        response = client.post("/v2/bot/message/multicast", json={
-            "to": ["U" + uuid.uuid4().hex for _ in range(501)],
-            "messages": [{"type": "text", "text": "x"}]})
+        response = client.post(
+            "/v2/bot/message/multicast",
+            json={
+                "to": ["U" + uuid.uuid4().hex for _ in range(501)],
+                "messages": [{"type": "text", "text": "x"}],
+            },
+        )
     assert response.status_code == 400
     body = response.json()
     assert body["message"] == "The request body has 1 error(s)"
@@ -114,8 +127,10 @@ def test_multicast_over_500_recipients_is_rejected_with_details(emulator_server)
 def test_validation_errors_name_the_property(emulator_server):
     user = following_ids(emulator_server, 1)[0]
     with raw(emulator_server) as client:
-        response = client.post("/v2/bot/message/push", json={
-            "to": user, "messages": [{"type": "text", "text": "a" * 5001}]})
+        response = client.post(
+            "/v2/bot/message/push",
+            json={"to": user, "messages": [{"type": "text", "text": "a" * 5001}]},
+        )
         assert response.status_code == 400
         assert response.json()["details"][0]["property"] == "messages[0].text"
         check_response(response)
@@ -126,11 +141,13 @@ def test_validation_errors_name_the_property(emulator_server):
 
 def test_unparsable_and_oversized_bodies(emulator_server):
     with raw(emulator_server) as client:
-        response = client.post("/v2/bot/message/push", content=b"{not json",
-                               headers={"content-type": "application/json"})
+        response = client.post(
+            "/v2/bot/message/push",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        )
         assert response.status_code == 400
-        assert response.json()["message"].startswith(
-            "The request body could not be parsed as JSON")
+        assert response.json()["message"].startswith("The request body could not be parsed as JSON")
         big = {"to": "U" + "0" * 32, "messages": [{"type": "text", "text": "x" * 2_100_000}]}
         response = client.post("/v2/bot/message/push", json=big)
         assert response.status_code == 413
@@ -144,8 +161,9 @@ def test_authentication(emulator_server):
         assert response.json()["message"].startswith("Authentication failed")
         assert response.headers["x-line-request-id"]
     with pytest.raises(ApiException) as err:
-        MessagingApi(ApiClient(Configuration(host=emulator_server.base_url,
-                                             access_token="nope"))).get_bot_info()
+        MessagingApi(
+            ApiClient(Configuration(host=emulator_server.base_url, access_token="nope"))
+        ).get_bot_info()
     assert err.value.status == 401
 
 
@@ -163,10 +181,8 @@ def test_retry_key_makes_a_retry_a_no_op(emulator_server):
     key = str(uuid.uuid4())
     body = {"to": user, "messages": [{"type": "text", "text": "once"}]}
     with raw(running) as client:
-        first = client.post("/v2/bot/message/push", json=body,
-                            headers={"x-line-retry-key": key})
-        again = client.post("/v2/bot/message/push", json=body,
-                            headers={"x-line-retry-key": key})
+        first = client.post("/v2/bot/message/push", json=body, headers={"x-line-retry-key": key})
+        again = client.post("/v2/bot/message/push", json=body, headers={"x-line-retry-key": key})
         assert first.status_code == 200
         assert again.status_code == 409
         assert again.json()["message"] == "The retry key is already accepted"
@@ -179,11 +195,15 @@ def test_retry_key_makes_a_retry_a_no_op(emulator_server):
             sdk(running).push_message(PushMessageRequest.from_dict(body), x_line_retry_key=key)
         assert err.value.status == 409
         # a retry key where LINE takes none, or not a UUID
-        reply = client.post("/v2/bot/message/reply", headers={"x-line-retry-key": key},
-                            json={"replyToken": "x", "messages": [{"type": "text", "text": "x"}]})
+        reply = client.post(
+            "/v2/bot/message/reply",
+            headers={"x-line-retry-key": key},
+            json={"replyToken": "x", "messages": [{"type": "text", "text": "x"}]},
+        )
         assert reply.status_code == 400
-        bad = client.post("/v2/bot/message/push", json=body,
-                          headers={"x-line-retry-key": "not-a-uuid"})
+        bad = client.post(
+            "/v2/bot/message/push", json=body, headers={"x-line-retry-key": "not-a-uuid"}
+        )
         assert bad.status_code == 400
     assert len(inbox(running, user)) == 1
 
@@ -194,11 +214,19 @@ def test_retry_key_expires_after_24_hours(emulator_server):
     key = str(uuid.uuid4())
     body = {"to": [user], "messages": [{"type": "text", "text": "x"}]}
     with raw(running) as client:
-        assert client.post("/v2/bot/message/multicast", json=body,
-                           headers={"x-line-retry-key": key}).status_code == 200
+        assert (
+            client.post(
+                "/v2/bot/message/multicast", json=body, headers={"x-line-retry-key": key}
+            ).status_code
+            == 200
+        )
         running.emulator.state.clock.advance(24 * 3600 + 1)
-        assert client.post("/v2/bot/message/multicast", json=body,
-                           headers={"x-line-retry-key": key}).status_code == 200
+        assert (
+            client.post(
+                "/v2/bot/message/multicast", json=body, headers={"x-line-retry-key": key}
+            ).status_code
+            == 200
+        )
     assert len(inbox(running, user)) == 2
 
 
@@ -207,11 +235,17 @@ def test_failed_request_does_not_consume_the_retry_key(emulator_server):
     user = following_ids(running, 1)[0]
     key = str(uuid.uuid4())
     with raw(running) as client:
-        bad = client.post("/v2/bot/message/push", headers={"x-line-retry-key": key},
-                          json={"to": user, "messages": []})
+        bad = client.post(
+            "/v2/bot/message/push",
+            headers={"x-line-retry-key": key},
+            json={"to": user, "messages": []},
+        )
         assert bad.status_code == 400
-        good = client.post("/v2/bot/message/push", headers={"x-line-retry-key": key},
-                           json={"to": user, "messages": [{"type": "text", "text": "x"}]})
+        good = client.post(
+            "/v2/bot/message/push",
+            headers={"x-line-retry-key": key},
+            json={"to": user, "messages": [{"type": "text", "text": "x"}]},
+        )
         assert good.status_code == 200
 
 
@@ -220,14 +254,14 @@ def test_rate_limit_per_endpoint(start_emulator):
     user = following_ids(running, 1)[0]
     body = {"to": user, "messages": [{"type": "text", "text": "x"}]}
     with raw(running) as client:
-        statuses = [client.post("/v2/bot/message/push", json=body).status_code
-                    for _ in range(30)]
+        statuses = [client.post("/v2/bot/message/push", json=body).status_code for _ in range(30)]
         assert statuses[:10] == [200] * 10
         assert 429 in statuses[10:]
         limited = client.post("/v2/bot/message/push", json=body)
         if limited.status_code == 429:
             assert limited.json() == {
-                "message": "The API rate limit has been exceeded. Try again later."}
+                "message": "The API rate limit has been exceeded. Try again later."
+            }
             check_response(limited)
         # another endpoint of the same channel has its own bucket
         assert client.get("/v2/bot/info").status_code == 200
@@ -262,12 +296,16 @@ def test_unlimited_quota(start_emulator):
 def test_validate_endpoints(emulator_server):
     api = sdk(emulator_server)
     ok = ValidateMessageRequest(messages=[TextMessage(text="ok")])
-    for method in (api.validate_push, api.validate_multicast, api.validate_broadcast,
-                   api.validate_narrowcast, api.validate_reply):
+    for method in (
+        api.validate_push,
+        api.validate_multicast,
+        api.validate_broadcast,
+        api.validate_narrowcast,
+        api.validate_reply,
+    ):
         method(ok)
     with raw(emulator_server) as client:
-        bad = client.post("/v2/bot/message/validate/push",
-                          json={"messages": [{"type": "text"}]})
+        bad = client.post("/v2/bot/message/validate/push", json={"messages": [{"type": "text"}]})
         assert bad.status_code == 400
         assert bad.json()["details"][0]["property"] == "messages[0].text"
         check_response(bad)
@@ -285,10 +323,11 @@ def test_delivery_counts_by_jst_date(emulator_server):
     counted = api.get_number_of_sent_multicast_messages(today)
     assert (counted.status, counted.success) == ("ready", 3)
     with raw(running) as client:
-        check_response(client.get("/v2/bot/message/delivery/multicast",
-                                  params={"date": today}))
-        assert client.get("/v2/bot/message/delivery/push",
-                          params={"date": "2026-1-1"}).status_code == 400
+        check_response(client.get("/v2/bot/message/delivery/multicast", params={"date": today}))
+        assert (
+            client.get("/v2/bot/message/delivery/push", params={"date": "2026-1-1"}).status_code
+            == 400
+        )
 
 
 def test_reply_token_is_single_use_and_expires(emulator_server, webhook_receiver):
@@ -301,20 +340,32 @@ def test_reply_token_is_single_use_and_expires(emulator_server, webhook_receiver
     running.call(running.emulator.webhooks.drain())
     tokens = [e["replyToken"] for e in webhook_receiver.wait_for(2)]
     api = sdk(running)
-    sent = api.reply_message(ReplyMessageRequest(reply_token=tokens[0], messages=[
-        TextMessage(text="回答です", quick_reply=QuickReply(items=[
-            QuickReplyItem(action=MessageAction(label="はい", text="はい"))]))]))
+    sent = api.reply_message(
+        ReplyMessageRequest(
+            reply_token=tokens[0],
+            messages=[
+                TextMessage(
+                    text="回答です",
+                    quick_reply=QuickReply(
+                        items=[QuickReplyItem(action=MessageAction(label="はい", text="はい"))]
+                    ),
+                )
+            ],
+        )
+    )
     assert len(sent.sent_messages) == 1
     assert inbox(running, user[0])[-1].kind == "reply"
     assert running.channel.usage_by_month == {}  # reply is free
     with pytest.raises(ApiException) as err:
-        api.reply_message(ReplyMessageRequest(reply_token=tokens[0],
-                                              messages=[TextMessage(text="again")]))
+        api.reply_message(
+            ReplyMessageRequest(reply_token=tokens[0], messages=[TextMessage(text="again")])
+        )
     assert err.value.status == 400 and "Invalid reply token" in err.value.body
     running.emulator.state.clock.advance(61)
     with pytest.raises(ApiException):
-        api.reply_message(ReplyMessageRequest(reply_token=tokens[1],
-                                              messages=[TextMessage(text="late")]))
+        api.reply_message(
+            ReplyMessageRequest(reply_token=tokens[1], messages=[TextMessage(text="late")])
+        )
 
 
 def test_profile_bot_info_followers(start_emulator):
@@ -342,8 +393,7 @@ def test_profile_bot_info_followers(start_emulator):
         check_response(client.get(f"/v2/bot/profile/{user}"))
         check_response(client.get("/v2/bot/info"))
         check_response(client.get("/v2/bot/followers/ids", params={"limit": 10}))
-        assert client.get("/v2/bot/followers/ids",
-                          params={"start": "garbage"}).status_code == 400
+        assert client.get("/v2/bot/followers/ids", params={"start": "garbage"}).status_code == 400
         assert client.get("/v2/bot/followers/ids", params={"limit": 1001}).status_code == 400
     running.channel.premium = False
     with pytest.raises(ApiException) as err:
@@ -391,8 +441,9 @@ def test_unknown_path_answers_like_line(emulator_server):
 async def test_async_sdk_client(emulator_server):
     running = emulator_server
     users = following_ids(running, 2)
-    async with AsyncApiClient(Configuration(host=running.base_url,
-                                            access_token=running.token)) as client:
+    async with AsyncApiClient(
+        Configuration(host=running.base_url, access_token=running.token)
+    ) as client:
         api = AsyncMessagingApi(client)
         await api.multicast(MulticastRequest(to=users, messages=[TextMessage(text="async")]))
         quota = await api.get_message_quota_consumption()

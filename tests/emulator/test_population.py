@@ -27,8 +27,7 @@ def test_same_seed_same_people_other_seed_other_people():
     assert [dataclasses.asdict(f) for f in a] == [dataclasses.asdict(f) for f in b]
     assert {f.user_id for f in a}.isdisjoint(f.user_id for f in c)
     # a smaller batch from the same seed is a prefix of the same people
-    assert [f.user_id for f in generate_friends(10, seed=5, now=NOW)] == [
-        f.user_id for f in a[:10]]
+    assert [f.user_id for f in generate_friends(10, seed=5, now=NOW)] == [f.user_id for f in a[:10]]
 
 
 def test_user_ids_look_like_line_user_ids(crowd):

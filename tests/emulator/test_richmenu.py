@@ -53,19 +53,26 @@ def raw(running) -> httpx.Client:
 
 def png(width: int = WIDTH, height: int = HEIGHT) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\x00" + b"\x00\x80\xff" * 4)  # not a full image: headers matter
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", pixels) + chunk(b"IEND",
-                                                                                      b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 def jpeg(width: int = WIDTH, height: int = HEIGHT) -> bytes:
     app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + b"\x01\x22\x00" \
+    sof0 = (
+        b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + b"\x01\x22\x00"
         b"\x02\x11\x01\x03\x11\x01"
+    )
     return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
 
 
@@ -75,19 +82,25 @@ def menu_request(name: str = "main", width: int = WIDTH, height: int = HEIGHT) -
         selected=False,
         name=name,
         chatBarText="メニュー",
-        areas=[RichMenuArea(bounds=RichMenuBounds(x=0, y=0, width=width // 2, height=height),
-                            action=PostbackAction(data="action=shop", displayText="ショップ")),
-               RichMenuArea(bounds=RichMenuBounds(x=width // 2, y=0, width=width // 2,
-                                                  height=height),
-                            action=PostbackAction(data="action=coupon"))],
+        areas=[
+            RichMenuArea(
+                bounds=RichMenuBounds(x=0, y=0, width=width // 2, height=height),
+                action=PostbackAction(data="action=shop", displayText="ショップ"),
+            ),
+            RichMenuArea(
+                bounds=RichMenuBounds(x=width // 2, y=0, width=width // 2, height=height),
+                action=PostbackAction(data="action=coupon"),
+            ),
+        ],
     )
 
 
 def new_menu(running, *, image: bool = True, name: str = "main") -> str:
     rich_menu_id = api(running).create_rich_menu(menu_request(name)).rich_menu_id
     if image:
-        blob(running).set_rich_menu_image(rich_menu_id, png(),
-                                          _headers={"Content-Type": "image/png"})
+        blob(running).set_rich_menu_image(
+            rich_menu_id, png(), _headers={"Content-Type": "image/png"}
+        )
     return rich_menu_id
 
 
@@ -153,8 +166,11 @@ def test_image_upload_once_and_download(checked_emulator, make, content_type):
     downloaded = images.get_rich_menu_image_with_http_info(rich_menu_id)
     assert bytes(downloaded.data) == data
     assert downloaded.headers["content-type"].startswith(content_type)
-    status, body = error_of(lambda: images.set_rich_menu_image(
-        rich_menu_id, data, _headers={"Content-Type": content_type}))
+    status, body = error_of(
+        lambda: images.set_rich_menu_image(
+            rich_menu_id, data, _headers={"Content-Type": content_type}
+        )
+    )
     assert (status, body["message"]) == (400, "An image has already been uploaded to the richmenu")
 
 
@@ -177,8 +193,14 @@ def test_image_errors(checked_emulator):
     assert http.get(url).status_code == 404  # nothing stored by the failures
     assert upload(png(), "image/png").status_code == 200
     unknown = "richmenu-" + "0" * 32
-    assert http.post(f"/v2/bot/richmenu/{unknown}/content", content=png(),
-                     headers={"content-type": "image/png"}).status_code == 404
+    assert (
+        http.post(
+            f"/v2/bot/richmenu/{unknown}/content",
+            content=png(),
+            headers={"content-type": "image/png"},
+        ).status_code
+        == 404
+    )
     assert http.get(f"/v2/bot/richmenu/{unknown}/content").json() == {"message": "Not found"}
 
 
@@ -187,8 +209,10 @@ def test_default_rich_menu_needs_image(checked_emulator):
     assert error_of(line.get_default_rich_menu_id) == (404, {"message": "no default richmenu"})
     bare = new_menu(checked_emulator, image=False)
     status, body = error_of(lambda: line.set_default_rich_menu(bare))
-    assert (status, body["message"]) == (400, "must upload richmenu image before applying it "
-                                              "to user")
+    assert (status, body["message"]) == (
+        400,
+        "must upload richmenu image before applying it to user",
+    )
     assert error_of(lambda: line.set_default_rich_menu("richmenu-" + "1" * 32))[0] == 404
     ready = new_menu(checked_emulator)
     line.set_default_rich_menu(ready)
@@ -201,7 +225,9 @@ def test_link_unlink_and_get_per_user(checked_emulator):
     line = api(checked_emulator)
     user = following(checked_emulator, 1)[0]
     assert error_of(lambda: line.get_rich_menu_id_of_user(user)) == (
-        404, {"message": "the user has no richmenu"})
+        404,
+        {"message": "the user has no richmenu"},
+    )
     bare = new_menu(checked_emulator, image=False)
     assert error_of(lambda: line.link_rich_menu_id_to_user(user, bare))[0] == 400
     assert error_of(lambda: line.link_rich_menu_id_to_user(user, "richmenu-" + "2" * 32))[0] == 404
@@ -223,20 +249,24 @@ def test_bulk_link_and_unlink(checked_emulator):
     menu = new_menu(checked_emulator)
     users = following(checked_emulator, 120)
     response = line.link_rich_menu_id_to_users_with_http_info(
-        RichMenuBulkLinkRequest(richMenuId=menu, userIds=users))
+        RichMenuBulkLinkRequest(richMenuId=menu, userIds=users)
+    )
     assert response.status_code == 202
     friends = checked_emulator.channel.friends
     assert all(friends[u].rich_menu_id == menu for u in users)
     response = line.unlink_rich_menu_id_from_users_with_http_info(
-        RichMenuBulkUnlinkRequest(userIds=users[:20]))
+        RichMenuBulkUnlinkRequest(userIds=users[:20])
+    )
     assert response.status_code == 202
     assert sum(friends[u].rich_menu_id == menu for u in users) == 100
     http = raw(checked_emulator)
-    too_many = http.post("/v2/bot/richmenu/bulk/link",
-                         json={"richMenuId": menu, "userIds": ["U" + "b" * 32] * 501})
+    too_many = http.post(
+        "/v2/bot/richmenu/bulk/link", json={"richMenuId": menu, "userIds": ["U" + "b" * 32] * 501}
+    )
     assert too_many.status_code == 400
-    assert too_many.json()["details"] == [{"message": "Size must be between 1 and 500",
-                                           "property": "userIds"}]
+    assert too_many.json()["details"] == [
+        {"message": "Size must be between 1 and 500", "property": "userIds"}
+    ]
     bad_id = http.post("/v2/bot/richmenu/bulk/unlink", json={"userIds": [users[0], "x"]})
     assert bad_id.json()["details"][0]["property"] == "userIds[1]"
 
@@ -249,8 +279,9 @@ def test_deleting_a_menu_clears_default_and_links(checked_emulator):
     line.set_default_rich_menu(menu)
     line.link_rich_menu_id_to_users(RichMenuBulkLinkRequest(richMenuId=menu, userIds=users[:2]))
     line.link_rich_menu_id_to_user(users[2], other)
-    line.create_rich_menu_alias(CreateRichMenuAliasRequest(richMenuAliasId="tab-a",
-                                                           richMenuId=menu))
+    line.create_rich_menu_alias(
+        CreateRichMenuAliasRequest(richMenuAliasId="tab-a", richMenuId=menu)
+    )
     line.delete_rich_menu(menu)
     assert error_of(line.get_default_rich_menu_id)[0] == 404
     assert error_of(lambda: line.get_rich_menu_id_of_user(users[0]))[0] == 404
@@ -263,42 +294,58 @@ def test_deleting_a_menu_clears_default_and_links(checked_emulator):
 def test_aliases(checked_emulator):
     line = api(checked_emulator)
     first, second = new_menu(checked_emulator), new_menu(checked_emulator, name="b")
-    line.create_rich_menu_alias(CreateRichMenuAliasRequest(richMenuAliasId="tab_a-1",
-                                                           richMenuId=first))
+    line.create_rich_menu_alias(
+        CreateRichMenuAliasRequest(richMenuAliasId="tab_a-1", richMenuId=first)
+    )
     alias = line.get_rich_menu_alias("tab_a-1")
     assert (alias.rich_menu_alias_id, alias.rich_menu_id) == ("tab_a-1", first)
-    status, body = error_of(lambda: line.create_rich_menu_alias(
-        CreateRichMenuAliasRequest(richMenuAliasId="tab_a-1", richMenuId=second)))
+    status, body = error_of(
+        lambda: line.create_rich_menu_alias(
+            CreateRichMenuAliasRequest(richMenuAliasId="tab_a-1", richMenuId=second)
+        )
+    )
     assert (status, body) == (400, {"message": "conflict richmenu alias id"})
     line.update_rich_menu_alias("tab_a-1", UpdateRichMenuAliasRequest(richMenuId=second))
     assert line.get_rich_menu_alias("tab_a-1").rich_menu_id == second
-    line.create_rich_menu_alias(CreateRichMenuAliasRequest(richMenuAliasId="tab-b",
-                                                           richMenuId=first))
+    line.create_rich_menu_alias(
+        CreateRichMenuAliasRequest(richMenuAliasId="tab-b", richMenuId=first)
+    )
     listed = {a.rich_menu_alias_id: a.rich_menu_id for a in line.get_rich_menu_alias_list().aliases}
     assert listed == {"tab_a-1": second, "tab-b": first}
     line.delete_rich_menu_alias("tab-b")
     assert error_of(lambda: line.get_rich_menu_alias("tab-b")) == (
-        404, {"message": "richmenu alias not found"})
+        404,
+        {"message": "richmenu alias not found"},
+    )
     assert error_of(lambda: line.delete_rich_menu_alias("tab-b"))[0] == 404
-    assert error_of(lambda: line.update_rich_menu_alias(
-        "nope", UpdateRichMenuAliasRequest(richMenuId=first)))[0] == 404
+    assert (
+        error_of(
+            lambda: line.update_rich_menu_alias(
+                "nope", UpdateRichMenuAliasRequest(richMenuId=first)
+            )
+        )[0]
+        == 404
+    )
 
 
 def test_alias_errors(checked_emulator):
     http = raw(checked_emulator)
     menu = new_menu(checked_emulator)
-    bad = http.post("/v2/bot/richmenu/alias", json={"richMenuAliasId": "Tab A",
-                                                    "richMenuId": menu})
+    bad = http.post("/v2/bot/richmenu/alias", json={"richMenuAliasId": "Tab A", "richMenuId": menu})
     assert bad.status_code == 400 and bad.json()["details"][0]["property"] == "richMenuAliasId"
-    long = http.post("/v2/bot/richmenu/alias", json={"richMenuAliasId": "a" * 33,
-                                                     "richMenuId": menu})
+    long = http.post(
+        "/v2/bot/richmenu/alias", json={"richMenuAliasId": "a" * 33, "richMenuId": menu}
+    )
     assert long.status_code == 400
-    unknown = http.post("/v2/bot/richmenu/alias", json={"richMenuAliasId": "x",
-                                                        "richMenuId": "richmenu-" + "3" * 32})
+    unknown = http.post(
+        "/v2/bot/richmenu/alias",
+        json={"richMenuAliasId": "x", "richMenuId": "richmenu-" + "3" * 32},
+    )
     assert unknown.status_code == 400 and unknown.json() == {"message": "richmenu not found"}
     bare = new_menu(checked_emulator, image=False)
-    no_image = http.post("/v2/bot/richmenu/alias", json={"richMenuAliasId": "x",
-                                                         "richMenuId": bare})
+    no_image = http.post(
+        "/v2/bot/richmenu/alias", json={"richMenuAliasId": "x", "richMenuId": bare}
+    )
     assert no_image.json()["message"] == "must upload richmenu image before applying it to user"
     assert checked_emulator.channel.rich_menu_aliases == {}
 
@@ -320,8 +367,10 @@ def test_batch_replace_and_unlink_all(checked_emulator):
     line.rich_menu_batch(RichMenuBatchRequest(operations=[RichMenuBatchUnlinkAllOperation()]))
     assert {friends[u].rich_menu_id for u in users} == {None}
     assert error_of(lambda: line.get_rich_menu_batch_progress("no-such-request"))[0] == 404
-    invalid = raw(checked_emulator).post("/v2/bot/richmenu/validate/batch", json={
-        "operations": [{"type": "unlink", "from": "richmenu-" + "4" * 32}]})
+    invalid = raw(checked_emulator).post(
+        "/v2/bot/richmenu/validate/batch",
+        json={"operations": [{"type": "unlink", "from": "richmenu-" + "4" * 32}]},
+    )
     assert invalid.status_code == 400
     assert invalid.json()["details"][0]["property"] == "operations[0].from"
 

@@ -57,8 +57,9 @@ class World:
     def now(self) -> float:
         return self.state.clock.now()
 
-    def send(self, messages: list[dict], users: list[str] | None = None,
-             kind: str = "multicast") -> list[str]:
+    def send(
+        self, messages: list[dict], users: list[str] | None = None, kind: str = "multicast"
+    ) -> list[str]:
         friends = self.channel.friends
         users = [u for u in (users if users is not None else friends) if friends[u].is_friend]
         self.seq += 1
@@ -89,23 +90,44 @@ def users_of(w: World) -> list[str]:
 
 
 # --- single actions: exactly LINE's events, signed -------------------------------------------
-QUICK = {"type": "text", "text": "ご来店の予定は？", "quickReply": {"items": [
-    {"type": "action", "action": {"type": "message", "label": "はい", "text": "はい"}},
-    {"type": "action", "action": {"type": "postback", "label": "いいえ", "data": "visit=no",
-                                  "displayText": "いいえ"}},
-    {"type": "action", "action": {"type": "datetimepicker", "label": "日時", "data": "visit=at",
-                                  "mode": "datetime"}},
-    {"type": "action", "action": {"type": "location", "label": "現在地"}},
-    {"type": "action", "action": {"type": "camera", "label": "カメラ"}},
-]}}
+QUICK = {
+    "type": "text",
+    "text": "ご来店の予定は？",
+    "quickReply": {
+        "items": [
+            {"type": "action", "action": {"type": "message", "label": "はい", "text": "はい"}},
+            {
+                "type": "action",
+                "action": {
+                    "type": "postback",
+                    "label": "いいえ",
+                    "data": "visit=no",
+                    "displayText": "いいえ",
+                },
+            },
+            {
+                "type": "action",
+                "action": {
+                    "type": "datetimepicker",
+                    "label": "日時",
+                    "data": "visit=at",
+                    "mode": "datetime",
+                },
+            },
+            {"type": "action", "action": {"type": "location", "label": "現在地"}},
+            {"type": "action", "action": {"type": "camera", "label": "カメラ"}},
+        ]
+    },
+}
 
 
 async def test_single_actions_reach_a_receiver_signed_and_as_specified(webhook_receiver):
     state = EmulatorState(seed=3)
     state.clock.set_speed(0)
     state.clock.set(T0)
-    channel = state.add_channel(Channel("2000000001", "f" * 32, "token",
-                                        webhook_url=webhook_receiver.url))
+    channel = state.add_channel(
+        Channel("2000000001", "f" * 32, "token", webhook_url=webhook_receiver.url)
+    )
     a, b = generate_friends(2, seed=3, now=T0)
     channel.friends.update({a.user_id: a, b.user_id: b})
     hooks = WebhookSender(state)
@@ -200,16 +222,24 @@ def brand_site():
     async def login(request: Request) -> Response:
         seen.append((request.url.path, dict(request.headers)))
         token = request.query_params["token"]
-        return RedirectResponse(f"https://access.line.me/dialog/bot/accountLink?linkToken={token}"
-                                "&nonce=n0nce", status_code=302)
+        return RedirectResponse(
+            f"https://access.line.me/dialog/bot/accountLink?linkToken={token}&nonce=n0nce",
+            status_code=302,
+        )
 
     async def order(request: Request) -> Response:
         orders.append((await request.json(), dict(request.headers)))
         return JSONResponse({"ok": True}, status_code=201)
 
     port = free_port()
-    app = Starlette(routes=[Route("/c/abc", tracked), Route("/c/abc/next", tracked_next),
-                            Route("/login", login), Route("/orders", order, methods=["POST"])])
+    app = Starlette(
+        routes=[
+            Route("/c/abc", tracked),
+            Route("/c/abc/next", tracked_next),
+            Route("/login", login),
+            Route("/orders", order, methods=["POST"]),
+        ]
+    )
     thread = _ServerThread(app, port)
     thread.start()
     thread.wait_started()
@@ -226,8 +256,10 @@ async def test_open_link_stops_at_the_landing_host(brand_site):
     result = await w.sim.open_link(w.channel, uid, f"{base}/c/abc")
     await w.sim.aclose()
     assert [(h["url"], h["status"]) for h in result["chain"]] == [
-        (f"{base}/c/abc", 302), (f"{base}/c/abc/next", 302),
-        ("https://shop.example/landing?utm_source=line", None)]
+        (f"{base}/c/abc", 302),
+        (f"{base}/c/abc/next", 302),
+        ("https://shop.example/landing?utm_source=line", None),
+    ]
     assert result["landing_host"] == "shop.example" and result["error"] is None
     assert [path for path, _ in seen] == ["/c/abc", "/c/abc/next"]
     headers = seen[0][1]
@@ -294,24 +326,71 @@ async def test_shop_callback_failures_are_logged_and_retried_never_raised():
 
 def test_links_are_found_in_every_kind_of_message():
     messages = [
-        {"type": "text", "text": "セール開催中！ https://a.example/s?x=1 詳しくは「https://b.example/」"},
-        {"type": "template", "altText": "alt", "template": {
-            "type": "buttons", "text": "t", "defaultAction": {"type": "uri", "uri": "https://c.example"},
-            "actions": [{"type": "uri", "label": "見る", "uri": "https://d.example"},
-                        {"type": "postback", "label": "p", "data": "d"}]}},
-        {"type": "imagemap", "baseUrl": "https://img.example/x", "altText": "map",
-         "baseSize": {"width": 1040, "height": 1040},
-         "actions": [{"type": "uri", "linkUri": "https://e.example",
-                      "area": {"x": 0, "y": 0, "width": 1, "height": 1}}]},
-        {"type": "flex", "altText": "flex", "contents": {"type": "bubble", "body": {
-            "type": "box", "layout": "vertical", "contents": [
-                {"type": "button", "action": {"type": "uri", "label": "x", "uri": "https://f.example"}}]}},
-         "quickReply": {"items": [{"type": "action", "action": {
-             "type": "uri", "label": "q", "uri": "https://g.example"}}]}},
+        {
+            "type": "text",
+            "text": "セール開催中！ https://a.example/s?x=1 詳しくは「https://b.example/」",
+        },
+        {
+            "type": "template",
+            "altText": "alt",
+            "template": {
+                "type": "buttons",
+                "text": "t",
+                "defaultAction": {"type": "uri", "uri": "https://c.example"},
+                "actions": [
+                    {"type": "uri", "label": "見る", "uri": "https://d.example"},
+                    {"type": "postback", "label": "p", "data": "d"},
+                ],
+            },
+        },
+        {
+            "type": "imagemap",
+            "baseUrl": "https://img.example/x",
+            "altText": "map",
+            "baseSize": {"width": 1040, "height": 1040},
+            "actions": [
+                {
+                    "type": "uri",
+                    "linkUri": "https://e.example",
+                    "area": {"x": 0, "y": 0, "width": 1, "height": 1},
+                }
+            ],
+        },
+        {
+            "type": "flex",
+            "altText": "flex",
+            "contents": {
+                "type": "bubble",
+                "body": {
+                    "type": "box",
+                    "layout": "vertical",
+                    "contents": [
+                        {
+                            "type": "button",
+                            "action": {"type": "uri", "label": "x", "uri": "https://f.example"},
+                        }
+                    ],
+                },
+            },
+            "quickReply": {
+                "items": [
+                    {
+                        "type": "action",
+                        "action": {"type": "uri", "label": "q", "uri": "https://g.example"},
+                    }
+                ]
+            },
+        },
     ]
     assert bh.message_links(messages) == [
-        "https://a.example/s?x=1", "https://b.example/", "https://c.example", "https://d.example",
-        "https://e.example", "https://f.example", "https://g.example"]
+        "https://a.example/s?x=1",
+        "https://b.example/",
+        "https://c.example",
+        "https://d.example",
+        "https://e.example",
+        "https://f.example",
+        "https://g.example",
+    ]
     feats = bh.features(messages)
     assert [a["type"] for a in feats.taps] == ["postback"] and "sale" in feats.categories
 
@@ -347,21 +426,39 @@ async def test_reactions_come_after_arrival_and_never_after_a_block():
 
 
 # --- organic life, determinism, speed ---------------------------------------------------------
-RICH_MENU = {"richMenuId": "richmenu-a", "size": {"width": 2500, "height": 843},
-             "selected": False, "name": "main", "chatBarText": "メニュー", "areas": [
-                 {"bounds": {"x": 0, "y": 0, "width": 800, "height": 843},
-                  "action": {"type": "postback", "data": "menu=coupon"}},
-                 {"bounds": {"x": 800, "y": 0, "width": 800, "height": 843},
-                  "action": {"type": "uri", "uri": "https://shop.example/menu"}},
-                 {"bounds": {"x": 1600, "y": 0, "width": 900, "height": 843},
-                  "action": {"type": "richmenuswitch", "richMenuAliasId": "page-b",
-                             "data": "switch=b"}}]}
+RICH_MENU = {
+    "richMenuId": "richmenu-a",
+    "size": {"width": 2500, "height": 843},
+    "selected": False,
+    "name": "main",
+    "chatBarText": "メニュー",
+    "areas": [
+        {
+            "bounds": {"x": 0, "y": 0, "width": 800, "height": 843},
+            "action": {"type": "postback", "data": "menu=coupon"},
+        },
+        {
+            "bounds": {"x": 800, "y": 0, "width": 800, "height": 843},
+            "action": {"type": "uri", "uri": "https://shop.example/menu"},
+        },
+        {
+            "bounds": {"x": 1600, "y": 0, "width": 900, "height": 843},
+            "action": {"type": "richmenuswitch", "richMenuAliasId": "page-b", "data": "switch=b"},
+        },
+    ],
+}
 
 
 async def lived(seed: int) -> World:
-    w = world(300, seed=seed, beacon_hwids=["d41d8cd98f"], friend_growth_per_day=5.0,
-              rich_menus={"richmenu-a": RICH_MENU}, default_rich_menu_id="richmenu-a",
-              rich_menu_aliases={"page-b": "richmenu-a"})
+    w = world(
+        300,
+        seed=seed,
+        beacon_hwids=["d41d8cd98f"],
+        friend_growth_per_day=5.0,
+        rich_menus={"richmenu-a": RICH_MENU},
+        default_rich_menu_id="richmenu-a",
+        rich_menu_aliases={"page-b": "richmenu-a"},
+    )
     await w.sim.backfill(w.channel, 20, 200)
     w.send(LINK + [QUICK])
     await w.sim.advance(3 * DAY)
@@ -370,16 +467,19 @@ async def lived(seed: int) -> World:
 
 def _comparable(events: list[dict]) -> list:
     drop = {"replyToken", "webhookEventId", "quoteToken"}
-    return [{k: v for k, v in e.items() if k not in drop} | {
-        "message": {k: v for k, v in e.get("message", {}).items() if k not in drop}}
-        for e in events]
+    return [
+        {k: v for k, v in e.items() if k not in drop}
+        | {"message": {k: v for k, v in e.get("message", {}).items() if k not in drop}}
+        for e in events
+    ]
 
 
 async def test_organic_life_is_reproducible_from_the_seed_and_valid():
     a, b, c = await lived(5), await lived(5), await lived(6)
     assert _comparable(a.hooks.events) == _comparable(b.hooks.events)
     assert [(o["order_id"], o["amount"]) for o in a.channel.orders] == [
-        (o["order_id"], o["amount"]) for o in b.channel.orders]
+        (o["order_id"], o["amount"]) for o in b.channel.orders
+    ]
     assert _comparable(a.hooks.events) != _comparable(c.hooks.events)
     kinds = Counter(e["type"] for e in a.hooks.events)  # each was checked against webhook.yml
     assert kinds["follow"] >= 200 and kinds["message"] and kinds["postback"]
@@ -393,8 +493,12 @@ async def test_state_with_a_running_simulation_pickles_and_resumes():
     w = await lived(5)
     state = pickle.loads(pickle.dumps(w.state))
     hooks = Recorder(state)
-    sim = Simulator(state, hooks, httpx.AsyncClient(transport=httpx.MockTransport(
-        lambda r: httpx.Response(200))), seed=5)
+    sim = Simulator(
+        state,
+        hooks,
+        httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200))),
+        seed=5,
+    )
     await sim.advance(DAY)
     assert state.clock.now() == T0 + 4 * DAY and hooks.events
 
@@ -418,8 +522,9 @@ async def test_backfill_through_a_receiver_arrives_signed(webhook_receiver):
     state = EmulatorState(seed=2)
     state.clock.set_speed(0)
     state.clock.set(T0)
-    channel = state.add_channel(Channel("2000000001", "f" * 32, "token",
-                                        webhook_url=webhook_receiver.url))
+    channel = state.add_channel(
+        Channel("2000000001", "f" * 32, "token", webhook_url=webhook_receiver.url)
+    )
     hooks = WebhookSender(state)
     await hooks.start()
     sim = Simulator(state, hooks, seed=2)
@@ -428,7 +533,8 @@ async def test_backfill_through_a_receiver_arrives_signed(webhook_receiver):
     await hooks.stop()
     events = webhook_receiver.events()
     assert len(events) == happened["follows"] + happened.get("messages", 0) + happened.get(
-        "blocks", 0) + happened.get("unblocks", 0)
+        "blocks", 0
+    ) + happened.get("unblocks", 0)
     parser = WebhookParser(channel.channel_secret)
     for body, headers in webhook_receiver.requests:
         parser.parse(body.decode(), headers["x-line-signature"])
@@ -456,9 +562,13 @@ async def test_recent_clickers_buy_more_than_lapsed_clickers():
         w.send(LINK)
     now = T0 + 20 * 7 * DAY + 20 * HOUR
     await w.sim.run_until(now)
-    group = {uid: "never" if f.last_clicked_at is None else
-             ("recent" if now - f.last_clicked_at <= 50 * DAY else "lapsed")
-             for uid, f in w.channel.friends.items() if f.is_friend}
+    group = {
+        uid: "never"
+        if f.last_clicked_at is None
+        else ("recent" if now - f.last_clicked_at <= 50 * DAY else "lapsed")
+        for uid, f in w.channel.friends.items()
+        if f.is_friend
+    }
     before = len(w.channel.orders)
     w.send(LINK, list(group))
     await w.sim.run_until(now + 30 * DAY)
@@ -504,8 +614,10 @@ async def test_heavy_message_volume_raises_blocks():
             if k == 0 and day % 7 == 0:
                 w.send(LINK, light)
     await w.sim.run_until(T0 + 22 * DAY)
-    blocked = {name: sum(1 for u in arm if w.channel.friends[u].blocked_at) / len(arm)
-               for name, arm in (("heavy", heavy), ("light", light))}
+    blocked = {
+        name: sum(1 for u in arm if w.channel.friends[u].blocked_at) / len(arm)
+        for name, arm in (("heavy", heavy), ("light", light))
+    }
     assert blocked["heavy"] > 0.2 and blocked["heavy"] > 5 * blocked["light"]  # 53% vs 1.1%
 
 

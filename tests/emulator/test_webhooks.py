@@ -55,8 +55,10 @@ def test_events_that_happen_together_share_one_request(emulator_server, webhook_
     users = [f.user_id for f in channel.friends.values() if f.is_friend][:3]
 
     async def together() -> None:
-        events = [make_event(state, channel, "follow", u, {"follow": {"isUnblocked": False}})
-                  for u in users]
+        events = [
+            make_event(state, channel, "follow", u, {"follow": {"isUnblocked": False}})
+            for u in users
+        ]
         running.emulator.webhooks.enqueue(channel, events)
         await running.emulator.webhooks.drain()
 
@@ -64,8 +66,9 @@ def test_events_that_happen_together_share_one_request(emulator_server, webhook_
     webhook_receiver.wait_for(3)
     assert len(webhook_receiver.requests) == 1
     parsed = WebhookParser(running.secret).parse(
-        webhook_receiver.requests[0][0].decode(), webhook_receiver.requests[0][1][
-            "x-line-signature"])
+        webhook_receiver.requests[0][0].decode(),
+        webhook_receiver.requests[0][1]["x-line-signature"],
+    )
     assert [type(e) for e in parsed] == [FollowEvent] * 3
     assert {e.source.user_id for e in parsed} == set(users)
 
@@ -85,10 +88,13 @@ def test_failed_delivery_is_redelivered_with_same_event_id(emulator_server, webh
     assert first["replyToken"] == second["replyToken"]
     assert first["deliveryContext"]["isRedelivery"] is False
     assert second["deliveryContext"]["isRedelivery"] is True
-    log = httpx.get(f"{running.base_url}/_emulator/channels/{running.channel.channel_id}"
-                    "/webhooks").json()["attempts"]
+    log = httpx.get(
+        f"{running.base_url}/_emulator/channels/{running.channel.channel_id}/webhooks"
+    ).json()["attempts"]
     assert [(a["outcome"], a["status_code"], a["is_redelivery"]) for a in log[:2]] == [
-        ("http_error", 503, False), ("ok", 200, True)]
+        ("http_error", 503, False),
+        ("ok", 200, True),
+    ]
 
 
 def test_slow_endpoint_counts_as_timeout(emulator_server, webhook_receiver):
@@ -96,8 +102,9 @@ def test_slow_endpoint_counts_as_timeout(emulator_server, webhook_receiver):
     running.emulator.webhooks.timeout = 0.3  # LINE's 2 s, scaled down for the test
     running.channel.webhook_url = webhook_receiver.url
     webhook_receiver.delay = 0.6
-    running.call(running.emulator.simulator.send_text(running.channel, first_friend(running),
-                                                      "slow"))
+    running.call(
+        running.emulator.simulator.send_text(running.channel, first_friend(running), "slow")
+    )
     running.call(running.emulator.webhooks.drain())
     webhook_receiver.delay = 0
     wait_until(lambda: len(running.channel.webhook_log) >= 2)
@@ -111,8 +118,9 @@ def test_no_redelivery_when_it_is_off(emulator_server, webhook_receiver):
     running.channel.webhook_url = webhook_receiver.url
     running.channel.redelivery = False
     webhook_receiver.status = 500
-    running.call(running.emulator.simulator.send_text(running.channel, first_friend(running),
-                                                      "lost"))
+    running.call(
+        running.emulator.simulator.send_text(running.channel, first_friend(running), "lost")
+    )
     running.call(running.emulator.webhooks.drain())
     time.sleep(1.0)  # longer than every scaled retry delay
     assert len(webhook_receiver.requests) == 1
@@ -123,7 +131,8 @@ def test_unreachable_endpoint_is_logged(emulator_server):
     running = emulator_server
     running.channel.webhook_url = "http://127.0.0.1:9/webhook"
     running.channel.redelivery = False
-    running.call(running.emulator.simulator.send_text(running.channel, first_friend(running),
-                                                      "nobody"))
+    running.call(
+        running.emulator.simulator.send_text(running.channel, first_friend(running), "nobody")
+    )
     running.call(running.emulator.webhooks.drain())
     assert running.channel.webhook_log[-1].outcome == "connection_error"

@@ -21,6 +21,7 @@ def _mapping(schema_name: str) -> dict[str, str]:
 def _check(name: str, value: Any) -> None:
     check_schema("webhook", name, value)
 
+
 def check_event(event: dict[str, Any]) -> None:
     concrete = _mapping("Event").get(event.get("type"))
     if concrete is None:

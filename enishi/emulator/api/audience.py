@@ -235,8 +235,9 @@ async def create_click(request: Request, call: Call) -> Response:
     click_url = body.get("clickUrl")
     if click_url is not None and (not isinstance(click_url, str) or len(click_url) > 2000):
         require([("clickUrl", "Length must be between 0 and 2000")])
-    audience = _new_audience(call, "CLICK", description, requestId=request_id,
-                             clickUrl=click_url or None)
+    audience = _new_audience(
+        call, "CLICK", description, requestId=request_id, clickUrl=click_url or None
+    )
     _settle_retargeting(audience, clicked_users(call.channel, request_id, click_url or None))
     return JSONResponse(_created_body(audience), status_code=202)
 
@@ -265,8 +266,9 @@ def _audience_from_path(request: Request, call: Call) -> dict[str, Any]:
 @line_api("get_audience", limit="audience")
 async def get(request: Request, call: Call) -> Response:
     audience = _audience_from_path(request, call)
-    return JSONResponse({"audienceGroup": summary(audience, call.now),
-                         "jobs": audience["jobs"][-JOBS_SHOWN:][::-1]})
+    return JSONResponse(
+        {"audienceGroup": summary(audience, call.now), "jobs": audience["jobs"][-JOBS_SHOWN:][::-1]}
+    )
 
 
 @line_api("delete_audience", limit="audience")
@@ -309,14 +311,18 @@ async def list_audiences(request: Request, call: Call) -> Response:
         problems.append(("status", f"Must be one of the following values: [{', '.join(STATUSES)}]"))
     route = request.query_params.get("createRoute")
     if route is not None and route not in CREATE_ROUTES:
-        problems.append(("createRoute",
-                         f"Must be one of the following values: [{', '.join(CREATE_ROUTES)}]"))
+        problems.append(
+            ("createRoute", f"Must be one of the following values: [{', '.join(CREATE_ROUTES)}]")
+        )
     require(problems)
     description = (request.query_params.get("description") or "").lower()
     now = call.now
     matching = []
-    for audience in sorted(call.channel.audiences.values(),
-                           key=lambda a: (a["created"], a["audienceGroupId"]), reverse=True):
+    for audience in sorted(
+        call.channel.audiences.values(),
+        key=lambda a: (a["created"], a["audienceGroupId"]),
+        reverse=True,
+    ):
         if description and description not in audience["description"].lower():
             continue
         if route is not None and route != "MESSAGING_API":
@@ -325,14 +331,16 @@ async def list_audiences(request: Request, call: Call) -> Response:
         if status is None or item["status"] == status:
             matching.append(item)
     start = (page - 1) * size
-    return JSONResponse({
-        "audienceGroups": matching[start : start + size],
-        "hasNextPage": start + size < len(matching),
-        "totalCount": len(matching),
-        "readWriteAudienceGroupTotalCount": len(matching),
-        "page": page,
-        "size": size,
-    })
+    return JSONResponse(
+        {
+            "audienceGroups": matching[start : start + size],
+            "hasNextPage": start + size < len(matching),
+            "totalCount": len(matching),
+            "readWriteAudienceGroupTotalCount": len(matching),
+            "page": page,
+            "size": size,
+        }
+    )
 
 
 A = "/v2/bot/audienceGroup"

@@ -100,8 +100,9 @@ def line_api(
                 key = _retry_key(request, channel, emulator, allowed=retry_key)
                 response = await handler(request, Call(emulator, channel, request_id, key))
             except LineError as error:
-                response = JSONResponse(error.body(), status_code=error.status,
-                                        headers=error.headers)
+                response = JSONResponse(
+                    error.body(), status_code=error.status, headers=error.headers
+                )
             if drop:
                 return DroppedResponse()
             response.headers["x-line-request-id"] = request_id
@@ -167,8 +168,12 @@ def _retry_key(request: Request, channel: Channel, emulator: Emulator, *, allowe
     if record is not None and now - record.accepted_at < RETRY_KEY_TTL_S:
         extra = {"sentMessages": record.sent_messages} if record.sent_messages else {}
         channel.count("retry_key_conflicts")
-        raise LineError(409, RETRY_KEY_ACCEPTED, headers={
-            "x-line-accepted-request-id": record.request_id}, extra=extra)
+        raise LineError(
+            409,
+            RETRY_KEY_ACCEPTED,
+            headers={"x-line-accepted-request-id": record.request_id},
+            extra=extra,
+        )
     return key
 
 

@@ -228,18 +228,20 @@ ACTIONS = {
     "block": lambda sim, ch, uid, a: sim.block(ch, uid),
     "text": lambda sim, ch, uid, a: sim.send_text(ch, uid, a["text"]),
     "sticker": lambda sim, ch, uid, a: sim.send_sticker(
-        ch, uid, str(a.get("packageId", "446")), str(a.get("stickerId", "1988"))),
+        ch, uid, str(a.get("packageId", "446")), str(a.get("stickerId", "1988"))
+    ),
     "postback": lambda sim, ch, uid, a: sim.tap_postback(
-        ch, uid, a["data"], a.get("displayText"), a.get("params")),
+        ch, uid, a["data"], a.get("displayText"), a.get("params")
+    ),
     "quick_reply": lambda sim, ch, uid, a: sim.tap_quick_reply(
-        ch, uid, int(a.get("entryIndex", -1)), int(a.get("itemIndex", 0))),
+        ch, uid, int(a.get("entryIndex", -1)), int(a.get("itemIndex", 0))
+    ),
     "open_link": lambda sim, ch, uid, a: sim.open_link(ch, uid, a["url"]),
-    "account_link": lambda sim, ch, uid, a: sim.account_link(
-        ch, uid, a["linkToken"], a["nonce"]),
+    "account_link": lambda sim, ch, uid, a: sim.account_link(ch, uid, a["linkToken"], a["nonce"]),
     "beacon": lambda sim, ch, uid, a: sim.enter_beacon(
-        ch, uid, a.get("hwid", "d41d8cd98f"), a.get("beaconType", "enter")),
-    "purchase": lambda sim, ch, uid, a: sim.purchase(
-        ch, uid, a.get("amount"), a.get("items")),
+        ch, uid, a.get("hwid", "d41d8cd98f"), a.get("beaconType", "enter")
+    ),
+    "purchase": lambda sim, ch, uid, a: sim.purchase(ch, uid, a.get("amount"), a.get("items")),
 }
 
 
@@ -314,8 +316,9 @@ async def clock(request: Request) -> dict:
                 raise ControlError(400, "advance must be >= 0")
             result["happened"] = await emulator.simulator.advance(seconds)
             await emulator.webhooks.drain()
-    result.update({"now": sim_clock.now(), "iso": sim_clock.now_dt().isoformat(),
-                   "speed": sim_clock.speed})
+    result.update(
+        {"now": sim_clock.now(), "iso": sim_clock.now_dt().isoformat(), "speed": sim_clock.speed}
+    )
     return result
 
 

@@ -31,10 +31,18 @@ DELIVERY_FIELDS = {  # insight field -> delivery kind counted in channel.deliver
     "apiNarrowcast": "narrowcast",
     "apiReply": "reply",
 }
-MEDIA_FIELDS = ("mediaPlayed", "mediaPlayed25Percent", "mediaPlayed50Percent",
-                "mediaPlayed75Percent", "mediaPlayed100Percent", "uniqueMediaPlayed",
-                "uniqueMediaPlayed25Percent", "uniqueMediaPlayed50Percent",
-                "uniqueMediaPlayed75Percent", "uniqueMediaPlayed100Percent")
+MEDIA_FIELDS = (
+    "mediaPlayed",
+    "mediaPlayed25Percent",
+    "mediaPlayed50Percent",
+    "mediaPlayed75Percent",
+    "mediaPlayed100Percent",
+    "uniqueMediaPlayed",
+    "uniqueMediaPlayed25Percent",
+    "uniqueMediaPlayed50Percent",
+    "uniqueMediaPlayed75Percent",
+    "uniqueMediaPlayed100Percent",
+)
 
 
 def hidden_under_floor(n: int) -> int | None:
@@ -57,13 +65,22 @@ def sent_request(channel: Channel, request_id: str) -> dict[str, Any] | None:
     `recipients` is None for a broadcast (every follower at the time)."""
     broadcast = channel.broadcast_requests.get(request_id)
     if broadcast is not None:
-        return {"kind": "broadcast", "at": broadcast["at"], "delivered": broadcast["delivered"],
-                "messages": broadcast["messages"], "recipients": None}
+        return {
+            "kind": "broadcast",
+            "at": broadcast["at"],
+            "delivered": broadcast["delivered"],
+            "messages": broadcast["messages"],
+            "recipients": None,
+        }
     narrowcast = channel.narrowcasts.get(request_id)
     if narrowcast is not None:
-        return {"kind": "narrowcast", "at": narrowcast.get("sentAt") or narrowcast["acceptedAt"],
-                "delivered": narrowcast["successCount"], "messages": narrowcast["messages"],
-                "recipients": narrowcast["recipients"]}
+        return {
+            "kind": "narrowcast",
+            "at": narrowcast.get("sentAt") or narrowcast["acceptedAt"],
+            "delivered": narrowcast["successCount"],
+            "messages": narrowcast["messages"],
+            "recipients": narrowcast["recipients"],
+        }
     return None
 
 
@@ -194,11 +211,13 @@ async def followers(request: Request, call: Call) -> Response:
             blocks += 1
             continue
         following_then = (friend.is_friend or friend.blocked) and (
-            friend.followed_at is not None and friend.followed_at < end)
+            friend.followed_at is not None and friend.followed_at < end
+        )
         if following_then and has_demographics(friend):
             reach += 1
-    return JSONResponse({"status": "ready", "followers": added, "targetedReaches": reach,
-                         "blocks": blocks})
+    return JSONResponse(
+        {"status": "ready", "followers": added, "targetedReaches": reach, "blocks": blocks}
+    )
 
 
 routes = [

@@ -69,8 +69,9 @@ async def reply(request: Request, call: Call) -> Response:
     friend = call.channel.friends.get(record.user_id)
     ids = [call.emulator.state.next_message_id() for _ in messages]
     if friend is not None and friend.is_friend:
-        ids = deliver(call.emulator.state, call.channel, [record.user_id], messages, "reply",
-                      call.request_id)
+        ids = deliver(
+            call.emulator.state, call.channel, [record.user_id], messages, "reply", call.request_id
+        )
     return JSONResponse({"sentMessages": _sent(ids, messages)})
 
 
@@ -92,8 +93,16 @@ async def push(request: Request, call: Call) -> Response:
         raise LineError(400, "Failed to send messages")
     targets = [to] if friend.is_friend else []
     check_quota(channel, call.now, len(targets))
-    ids = deliver(call.emulator.state, channel, targets, messages, "push", call.request_id,
-                  retry_key=call.retry_key, custom_aggregation_units=units)
+    ids = deliver(
+        call.emulator.state,
+        channel,
+        targets,
+        messages,
+        "push",
+        call.request_id,
+        retry_key=call.retry_key,
+        custom_aggregation_units=units,
+    )
     if not ids:  # blocked: accepted and answered, but nothing arrives and nothing is billed
         ids = [call.emulator.state.next_message_id() for _ in messages]
     sent = _sent(ids, messages)
@@ -110,8 +119,7 @@ async def multicast(request: Request, call: Call) -> Response:
         problems.append(("to", f"Size must be between 1 and {MULTICAST_MAX}"))
     else:
         problems += [
-            (f"to[{i}]", "invalid user ID") for i, uid in enumerate(to)
-            if not validate_user_id(uid)
+            (f"to[{i}]", "invalid user ID") for i, uid in enumerate(to) if not validate_user_id(uid)
         ]
     problems += validate_messages(body.get("messages"))
     require(problems)
@@ -120,8 +128,16 @@ async def multicast(request: Request, call: Call) -> Response:
     channel = call.channel
     targets = reachable(channel, dict.fromkeys(to))  # a repeated ID receives one copy
     check_quota(channel, call.now, len(targets))
-    deliver(call.emulator.state, channel, targets, messages, "multicast", call.request_id,
-            retry_key=call.retry_key, custom_aggregation_units=units)
+    deliver(
+        call.emulator.state,
+        channel,
+        targets,
+        messages,
+        "multicast",
+        call.request_id,
+        retry_key=call.retry_key,
+        custom_aggregation_units=units,
+    )
     call.accept_retry_key()
     return JSONResponse({})
 
@@ -133,10 +149,20 @@ async def broadcast(request: Request, call: Call) -> Response:
     channel = call.channel
     targets = [f.user_id for f in channel.following()]
     check_quota(channel, call.now, len(targets))
-    deliver(call.emulator.state, channel, targets, messages, "broadcast", call.request_id,
-            retry_key=call.retry_key)
+    deliver(
+        call.emulator.state,
+        channel,
+        targets,
+        messages,
+        "broadcast",
+        call.request_id,
+        retry_key=call.retry_key,
+    )
     channel.broadcast_requests[call.request_id] = {
-        "kind": "broadcast", "at": call.now, "delivered": len(targets), "messages": messages,
+        "kind": "broadcast",
+        "at": call.now,
+        "delivered": len(targets),
+        "messages": messages,
     }
     call.accept_retry_key()
     return JSONResponse({})

@@ -39,7 +39,8 @@ SEND_CHUNK = 2000  # recipients delivered between yields to the event loop
 DAY = 86400.0
 
 FORBID_PARTIAL_NEEDS_QUOTA = (
-    "The option forbidPartialDelivery must be used with upToRemainingQuota.")
+    "The option forbidPartialDelivery must be used with upToRemainingQuota."
+)
 NOT_ENOUGH_FRIENDS = "Your account does not have enough friends"
 # errorCode -> failedDescription (LINE's exact descriptions are not documented)
 FAILURES = {
@@ -61,8 +62,9 @@ def _leaves(node: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     if isinstance(node.get("not"), dict):
         return _leaves(node["not"])
-    return [leaf for key in ("and", "or") for child in node.get(key) or () for leaf in
-            _leaves(child)]
+    return [
+        leaf for key in ("and", "or") for child in node.get(key) or () for leaf in _leaves(child)
+    ]
 
 
 def _check_references(channel: Channel, recipient: dict[str, Any] | None, now: float) -> None:
@@ -76,8 +78,11 @@ def _check_references(channel: Channel, recipient: dict[str, Any] | None, now: f
         else:
             request_id = leaf["requestId"]
             earlier = channel.narrowcasts.get(request_id)
-            if (earlier is None or earlier["phase"] != "succeeded"
-                    or now - earlier["acceptedAt"] >= PROGRESS_TTL_S):
+            if (
+                earlier is None
+                or earlier["phase"] != "succeeded"
+                or now - earlier["acceptedAt"] >= PROGRESS_TTL_S
+            ):
                 raise LineError(400, f"Invalid request id: {request_id}")
 
 
@@ -85,8 +90,11 @@ def _check_references(channel: Channel, recipient: dict[str, Any] | None, now: f
 async def narrowcast(request: Request, call: Call) -> Response:
     body = await json_object(request)
     limit = body.get("limit")
-    if (isinstance(limit, dict) and limit.get("forbidPartialDelivery") is True
-            and limit.get("upToRemainingQuota") is not True):
+    if (
+        isinstance(limit, dict)
+        and limit.get("forbidPartialDelivery") is True
+        and limit.get("upToRemainingQuota") is not True
+    ):
         raise LineError(400, FORBID_PARTIAL_NEEDS_QUOTA)
     require(validate_narrowcast(body))
     channel, now = call.channel, call.now
@@ -129,7 +137,8 @@ def _task_name(channel: Channel, request_id: str) -> str:
 
 def _start(emulator: Emulator, channel: Channel, request_id: str) -> None:
     task = asyncio.get_running_loop().create_task(
-        _run(emulator, channel, request_id), name=_task_name(channel, request_id))
+        _run(emulator, channel, request_id), name=_task_name(channel, request_id)
+    )
     emulator.background.append(task)
 
     def forget(done: asyncio.Task) -> None:
@@ -144,8 +153,7 @@ def _resume_if_orphaned(emulator: Emulator, channel: Channel, record: dict[str, 
     if record["phase"] in ("succeeded", "failed"):
         return
     name = _task_name(channel, record["requestId"])
-    if not any(isinstance(t, asyncio.Task) and t.get_name() == name
-               for t in emulator.background):
+    if not any(isinstance(t, asyncio.Task) and t.get_name() == name for t in emulator.background):
         _start(emulator, channel, record["requestId"])
 
 
@@ -154,8 +162,7 @@ def _finish(record: dict[str, Any], now: float, error_code: int | None = None) -
     if error_code is None:
         record["phase"] = "succeeded"
     else:
-        record.update(phase="failed", errorCode=error_code,
-                      failedDescription=FAILURES[error_code])
+        record.update(phase="failed", errorCode=error_code, failedDescription=FAILURES[error_code])
 
 
 async def _run(emulator: Emulator, channel: Channel, request_id: str) -> None:
@@ -168,8 +175,9 @@ async def _run(emulator: Emulator, channel: Channel, request_id: str) -> None:
             if error_code is not None:
                 _finish(record, clock.now(), error_code)
                 return
-            record.update(phase="sending", targetCount=len(targets), sentAt=clock.now(),
-                          recipients=targets)
+            record.update(
+                phase="sending", targetCount=len(targets), sentAt=clock.now(), recipients=targets
+            )
         await asyncio.sleep(PHASE_DELAY_S)
         await _send(emulator, channel, record)
     except Exception:
@@ -181,12 +189,18 @@ async def _send(emulator: Emulator, channel: Channel, record: dict[str, Any]) ->
     state = emulator.state
     targets = record["recipients"]
     delivered: list[str] = []
-    for start in range(record["successCount"] + record["failureCount"], len(targets),
-                       SEND_CHUNK):
+    for start in range(record["successCount"] + record["failureCount"], len(targets), SEND_CHUNK):
         chunk = targets[start : start + SEND_CHUNK]
         ready = reachable(channel, chunk)  # friends who blocked since are failures
-        deliver(state, channel, ready, record["messages"], "narrowcast", record["requestId"],
-                retry_key=record["retryKey"])
+        deliver(
+            state,
+            channel,
+            ready,
+            record["messages"],
+            "narrowcast",
+            record["requestId"],
+            retry_key=record["retryKey"],
+        )
         delivered.extend(ready)
         record["successCount"] += len(ready)
         record["failureCount"] += len(chunk) - len(ready)
@@ -197,8 +211,9 @@ async def _send(emulator: Emulator, channel: Channel, record: dict[str, Any]) ->
     _finish(record, state.clock.now())
 
 
-def select_targets(channel: Channel, record: dict[str, Any],
-                   now: float) -> tuple[list[str], int | None]:
+def select_targets(
+    channel: Channel, record: dict[str, Any], now: float
+) -> tuple[list[str], int | None]:
     """Recipients after audiences, redelivery, filter, LINE's minimums, limit and quota;
     or the errorCode the job fails with."""
     following = {uid for uid, f in channel.friends.items() if f.is_friend}
@@ -271,8 +286,9 @@ def matches(friend: Friend, node: dict[str, Any], now: float) -> bool:
             return all(matches(friend, child, now) for child in node["and"])
         return any(matches(friend, child, now) for child in node.get("or") or ())
     if kind in ("gender", "appType", "area"):
-        value = {"gender": traits.gender, "appType": traits.app_type,
-                 "area": traits.prefecture}[kind]
+        value = {"gender": traits.gender, "appType": traits.app_type, "area": traits.prefecture}[
+            kind
+        ]
         return value in node["oneOf"]
     if kind == "age":
         if not traits.age_band.startswith("age_"):
@@ -284,8 +300,7 @@ def matches(friend: Friend, node: dict[str, Any], now: float) -> bool:
             return False
         value = (now - since) / DAY
     gte, lt = node.get("gte"), node.get("lt")
-    return ((gte is None or value >= _code_number(gte))
-            and (lt is None or value < _code_number(lt)))
+    return (gte is None or value >= _code_number(gte)) and (lt is None or value < _code_number(lt))
 
 
 # --- progress ---
@@ -300,11 +315,13 @@ async def progress(request: Request, call: Call) -> Response:
     if record is None or call.now - record["acceptedAt"] >= PROGRESS_TTL_S:
         raise not_found()
     _resume_if_orphaned(call.emulator, call.channel, record)
-    body: dict[str, Any] = {"phase": record["phase"],
-                            "acceptedTime": iso_ms(record["acceptedAt"])}
+    body: dict[str, Any] = {"phase": record["phase"], "acceptedTime": iso_ms(record["acceptedAt"])}
     if record["targetCount"] is not None:
-        body.update(successCount=record["successCount"], failureCount=record["failureCount"],
-                    targetCount=record["targetCount"])
+        body.update(
+            successCount=record["successCount"],
+            failureCount=record["failureCount"],
+            targetCount=record["targetCount"],
+        )
     if record["phase"] == "failed":
         body.update(errorCode=record["errorCode"], failedDescription=record["failedDescription"])
     if record["completedAt"] is not None:

@@ -65,8 +65,7 @@ def issue_id_token(
     claims["name"] = friend.display_name
     if friend.picture_url:
         claims["picture"] = friend.picture_url
-    return jwt.encode(claims, channel.channel_secret, algorithm="HS256",
-                      headers={"typ": "JWT"})
+    return jwt.encode(claims, channel.channel_secret, algorithm="HS256", headers={"typ": "JWT"})
 
 
 def verify_id_token(emulator: Emulator, form: dict[str, str]) -> dict[str, Any]:
@@ -84,10 +83,18 @@ def verify_id_token(emulator: Emulator, form: dict[str, str]) -> dict[str, Any]:
         if login_channel_id(channel) != str(unverified.get("aud")):
             continue
         try:
-            claims = jwt.decode(token, channel.channel_secret, algorithms=["HS256"],
-                                options={"verify_exp": False, "verify_aud": False,
-                                         "verify_iat": False, "verify_nbf": False,
-                                         "verify_iss": False})
+            claims = jwt.decode(
+                token,
+                channel.channel_secret,
+                algorithms=["HS256"],
+                options={
+                    "verify_exp": False,
+                    "verify_aud": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "verify_iss": False,
+                },
+            )
             break
         except jwt.PyJWTError:
             continue
@@ -118,8 +125,10 @@ async def verify(request: Request) -> Response:
     form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     missing = [name for name in ("id_token", "client_id") if not form.get(name)]
     if missing:
-        body = {"error": "invalid_request",
-                "error_description": f"Required parameter is missing: {missing[0]}"}
+        body = {
+            "error": "invalid_request",
+            "error_description": f"Required parameter is missing: {missing[0]}",
+        }
         response = JSONResponse(body, status_code=400)
     else:
         try:
@@ -127,7 +136,8 @@ async def verify(request: Request) -> Response:
         except VerifyError as error:
             response = JSONResponse(
                 {"error": "invalid_request", "error_description": error.description},
-                status_code=400)
+                status_code=400,
+            )
     response.headers["x-line-request-id"] = str(uuid.uuid4())
     return response
 
@@ -145,13 +155,15 @@ async def id_token(request: Request) -> dict:
     expires_in = body.get("expiresIn", DEFAULT_EXPIRES_IN)
     if type(expires_in) is not int or not 1 <= expires_in <= MAX_EXPIRES_IN:
         raise ControlError(400, f"expiresIn must be an integer 1..{MAX_EXPIRES_IN}")
-    token = issue_id_token(channel, friend, emulator.state.clock.now(), nonce=nonce,
-                           expires_in=expires_in)
+    token = issue_id_token(
+        channel, friend, emulator.state.clock.now(), nonce=nonce, expires_in=expires_in
+    )
     return {"idToken": token}
 
 
 routes = [
     Route("/oauth2/v2.1/verify", verify, methods=["POST"]),
-    Route("/_emulator/channels/{channel_id}/friends/{user_id}/id-token", id_token,
-          methods=["POST"]),
+    Route(
+        "/_emulator/channels/{channel_id}/friends/{user_id}/id-token", id_token, methods=["POST"]
+    ),
 ]

@@ -271,8 +271,11 @@ def _user_ids(body: dict[str, Any]) -> list[tuple[str, str]]:
         return [("userIds", "must be specified")]
     if not isinstance(user_ids, list) or not 1 <= len(user_ids) <= BULK_USERS_MAX:
         return [("userIds", f"Size must be between 1 and {BULK_USERS_MAX}")]
-    return [(f"userIds[{i}]", "invalid user ID") for i, uid in enumerate(user_ids)
-            if not validate_user_id(uid)]
+    return [
+        (f"userIds[{i}]", "invalid user ID")
+        for i, uid in enumerate(user_ids)
+        if not validate_user_id(uid)
+    ]
 
 
 @line_api("bulk_link_rich_menu")
@@ -392,8 +395,9 @@ def _batch_operations(call: Call, body: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         kind = op.get("type")
         if kind not in ("link", "unlink", "unlinkAll"):
-            problems.append((f"{path}.type", "Must be one of the following values: "
-                                             "[link, unlink, unlinkAll]"))
+            problems.append(
+                (f"{path}.type", "Must be one of the following values: [link, unlink, unlinkAll]")
+            )
             continue
         keys = {"link": ("from", "to"), "unlink": ("from",), "unlinkAll": ()}[kind]
         for key in keys:
@@ -427,9 +431,12 @@ async def batch(request: Request, call: Call) -> Response:
     for request_id in [r for r, b in batches.items() if call.now - b["acceptedAt"] > BATCH_TTL_S]:
         del batches[request_id]
     apply_batch(call.channel, operations)
-    batches[call.request_id] = {"phase": "succeeded", "acceptedAt": call.now,
-                                "completedAt": call.now,
-                                "resumeRequestKey": body.get("resumeRequestKey")}
+    batches[call.request_id] = {
+        "phase": "succeeded",
+        "acceptedAt": call.now,
+        "completedAt": call.now,
+        "resumeRequestKey": body.get("resumeRequestKey"),
+    }
     return JSONResponse({}, status_code=202)
 
 

@@ -27,8 +27,11 @@ async def profile(request: Request, call: Call) -> Response:
     friend = call.channel.friends.get(request.path_params["user_id"])
     if friend is None or not friend.is_friend:
         raise not_found()
-    body: dict[str, Any] = {"displayName": friend.display_name, "userId": friend.user_id,
-                            "language": friend.language}
+    body: dict[str, Any] = {
+        "displayName": friend.display_name,
+        "userId": friend.user_id,
+        "language": friend.language,
+    }
     if friend.picture_url:
         body["pictureUrl"] = friend.picture_url
     if friend.status_message:
@@ -112,8 +115,9 @@ async def link_token(request: Request, call: Call) -> Response:
 async def get_webhook_endpoint(request: Request, call: Call) -> Response:
     if not call.channel.webhook_url:
         raise not_found()
-    return JSONResponse({"endpoint": call.channel.webhook_url,
-                         "active": call.channel.webhook_active})
+    return JSONResponse(
+        {"endpoint": call.channel.webhook_url, "active": call.channel.webhook_active}
+    )
 
 
 @line_api("set_webhook_endpoint", limit="webhook_endpoint")
