@@ -7,6 +7,7 @@ import typer
 from enishi import __version__
 from enishi.cli.demo import demo
 from enishi.cli.emulator import emulator
+from enishi.cli.server import account_app, db_app, serve, worker
 
 app = typer.Typer(
     help="enishi — self-hosted LINE Official Account CRM / LINE公式アカウントCRM",
@@ -15,6 +16,10 @@ app = typer.Typer(
 )
 app.command()(emulator)
 app.command()(demo)
+app.command()(serve)
+app.command()(worker)
+app.add_typer(db_app, name="db")
+app.add_typer(account_app, name="account")
 
 
 @app.command()

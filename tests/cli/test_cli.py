@@ -14,7 +14,21 @@ from tests.emulator.conftest import free_port
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [[], ["emulator"], ["demo"], ["version"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["emulator"],
+        ["demo"],
+        ["version"],
+        ["serve"],
+        ["worker"],
+        ["db"],
+        ["db", "upgrade"],
+        ["account"],
+        ["account", "create"],
+    ],
+)
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output

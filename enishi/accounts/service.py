@@ -1,0 +1,105 @@
+"""Accounts and their API keys."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from enishi.accounts.models import Account, ApiKey
+from enishi.db.base import utcnow
+from enishi.kit.crypto import SecretBox, api_key_prefix, hash_api_key, new_api_key
+from enishi.kit.errors import ApiError
+
+
+def create_account(
+    session: Session,
+    box: SecretBox,
+    *,
+    name: str,
+    channel_id: str,
+    channel_secret: str,
+    access_token: str,
+    timezone: str = "Asia/Tokyo",
+    cost_per_message_jpy: Decimal = Decimal("3"),
+    monthly_quota: int | None = None,
+    attribution_window_days: int = 7,
+    login_channel_id: str | None = None,
+) -> Account:
+    if not channel_id.isdigit():
+        raise ApiError(422, "invalid", "channel_id must be digits", "channel_id")
+    if session.scalar(select(Account.id).where(Account.channel_id == channel_id)):
+        raise ApiError(409, "conflict", f"channel {channel_id} is connected already", "channel_id")
+    account = Account(
+        name=name,
+        channel_id=channel_id,
+        channel_secret_sealed=box.seal(channel_secret),
+        access_token_sealed=box.seal(access_token),
+        timezone=timezone,
+        cost_per_message_jpy=cost_per_message_jpy,
+        monthly_quota=monthly_quota,
+        attribution_window_days=attribution_window_days,
+        login_channel_id=login_channel_id,
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def create_api_key(session: Session, account: Account, name: str) -> tuple[ApiKey, str]:
+    """The stored key and the full key, which is shown this once and never again."""
+    full, prefix, digest = new_api_key()
+    key = ApiKey(account_id=account.id, name=name, prefix=prefix, key_hash=digest)
+    session.add(key)
+    session.flush()
+    return key, full
+
+
+def account_for_api_key(session: Session, key: str) -> Account | None:
+    if api_key_prefix(key) is None:
+        return None
+    row = session.execute(
+        select(ApiKey, Account)
+        .join(Account, Account.id == ApiKey.account_id)
+        .where(ApiKey.key_hash == hash_api_key(key), ApiKey.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    api_key, account = row
+    now = utcnow()
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+        session.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
+    return account
+
+
+@dataclass(frozen=True)
+class ChannelKeys:
+    account_id: int
+    channel_secret: str
+
+
+class ChannelDirectory:
+    """channel_id -> (account, channel secret) for the webhook hot path, cached briefly so
+    a rotated secret takes effect within `ttl` seconds."""
+
+    def __init__(self, box: SecretBox, ttl: float = 10.0) -> None:
+        self._box = box
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, ChannelKeys | None]] = {}
+
+    def lookup(self, session: Session, channel_id: str) -> ChannelKeys | None:
+        cached = self._cache.get(channel_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        row = session.execute(
+            select(Account.id, Account.channel_secret_sealed).where(
+                Account.channel_id == channel_id
+            )
+        ).first()
+        keys = ChannelKeys(row.id, self._box.open(row.channel_secret_sealed)) if row else None
+        self._cache[channel_id] = (now, keys)
+        return keys

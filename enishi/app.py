@@ -1,0 +1,67 @@
+"""The enishi ASGI application (FastAPI) and its lifecycle."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from sqlalchemy.orm import sessionmaker
+
+from enishi import __version__
+from enishi.api import api_router
+from enishi.config import Settings, get_settings
+from enishi.db.engine import make_engine
+from enishi.db.writer import GroupWriter
+from enishi.deps import AppState
+from enishi.kit.crypto import SecretBox
+from enishi.kit.errors import install_error_handlers
+from enishi.worker.registry import pollers
+from enishi.worker.runner import Worker
+
+
+def build_state(settings: Settings) -> AppState:
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    secret_key = settings.resolved_secret_key()
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        writer=GroupWriter(engine),
+        box=SecretBox(secret_key),
+        secret_key=secret_key,
+    )
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    state = build_state(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await state.writer.start()
+        worker = Worker(state, pollers()) if run_worker else None
+        if worker is not None:
+            worker.start()
+        app.state.worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            await state.writer.stop()
+            state.close()
+
+    app = FastAPI(
+        title="enishi",
+        version=__version__,
+        description="LINE Official Account CRM / LINE公式アカウントCRM",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.enishi = state
+    install_error_handlers(app)
+    app.include_router(api_router())
+    return app

@@ -1,0 +1,62 @@
+"""What every request can reach: settings, database, group writer, secrets, LINE clients."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from enishi.accounts.models import Account
+from enishi.config import Settings
+from enishi.db.writer import GroupWriter
+from enishi.kit.crypto import SecretBox
+from enishi.line.client import LineClient
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    writer: GroupWriter
+    box: SecretBox
+    secret_key: str
+    _line_clients: dict[tuple[int, str], LineClient] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def line_for(self, account: Account) -> LineClient:
+        """The account's LINE client (re-created when its sealed token changes)."""
+        key = (account.id, account.access_token_sealed)
+        with self._lock:
+            client = self._line_clients.get(key)
+            if client is None:
+                client = LineClient(self.settings, self.box.open(account.access_token_sealed))
+                self._line_clients[key] = client
+            return client
+
+    def close(self) -> None:
+        for client in self._line_clients.values():
+            client.close()
+        self.engine.dispose()
+
+
+def app_state(request: Request) -> AppState:
+    return request.app.state.enishi
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, rolled back if it
+    raises. Services never commit."""
+    session = request.app.state.enishi.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
