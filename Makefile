@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint format lock clean
+.PHONY: demo test bench lint format lock migration-initial clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ format: $(STAMP)
 # Re-pin after changing dependencies in pyproject.toml.
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^enishi' > constraints.txt
+
+# Until the first release the schema is one migration, regenerated from the models.
+migration-initial: $(STAMP)
+	$(BIN)/python -m enishi.db.regenerate_initial
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from enishi import __version__
-from enishi.api import api_router
+from enishi.api import api_router, public_routers
 from enishi.config import Settings, get_settings
 from enishi.db.engine import make_engine
 from enishi.db.writer import GroupWriter
@@ -64,4 +64,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.state.enishi = state
     install_error_handlers(app)
     app.include_router(api_router())
+    for router in public_routers():
+        app.include_router(router)
     return app
