@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # power cut, not only a crash.
     sqlite_synchronous: str = "FULL"
     webhook_max_body_bytes: int = 5 * 1024 * 1024
+    # Demo and tests only: honour the emulator's `x-emulator-sim-time` (simulated click
+    # time) and `x-emulator-member-id` headers. Never enable against real LINE users.
+    trust_emulator_headers: bool = False
     log_level: str = "info"
 
     def resolved_secret_key(self) -> str:
