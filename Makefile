@@ -20,7 +20,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)
-	$(BIN)/python bench/emulator_throughput.py
+	$(BIN)/python -m bench.emulator_throughput
+	$(BIN)/python -m bench.webhook_intake
 
 lint: $(STAMP)
 	$(BIN)/ruff check enishi tests bench

@@ -5,7 +5,7 @@ LINE's limits (push 2,000 requests/s; multicast 200 requests/s of 500 recipients
 `enishi emulator` in its own process and a load generator (aiohttp, one process) on the
 same machine, and prints achieved requests/s and the ratio to LINE's limit.
 
-    python bench/emulator_throughput.py [--seconds 10] [--concurrency 64]
+    python -m bench.emulator_throughput [--seconds 10] [--concurrency 64]
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:44:28.328264
+Create Date: 2026-11-25 17:47:50.724224
 """
 
 from alembic import op
@@ -63,6 +63,28 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_attribute_defs')),
     sa.UniqueConstraint('account_id', 'key', name=op.f('uq_attribute_defs_account_id_key'))
     )
+    op.create_table('deliveries',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('audience', enishi.db.base.Json(), nullable=False),
+    sa.Column('arms', enishi.db.base.Json(), nullable=False),
+    sa.Column('holdout_share', sa.Float(), nullable=False),
+    sa.Column('seed', sa.BigInteger(), nullable=False),
+    sa.Column('send_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('spread_until', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('quota_mode', sa.String(length=16), nullable=False),
+    sa.Column('created_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_deliveries_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries'))
+    )
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_deliveries_account_status', ['account_id', 'status'], unique=False)
+
     op.create_table('inflow_routes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -100,6 +122,18 @@ def upgrade() -> None:
     with op.batch_alter_table('links', schema=None) as batch_op:
         batch_op.create_index('ix_links_account_delivery', ['account_id', 'delivery_id'], unique=False)
 
+    op.create_table('segments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('definition', enishi.db.base.Json(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_segments_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_segments')),
+    sa.UniqueConstraint('account_id', 'name', name=op.f('uq_segments_account_id_name'))
+    )
     op.create_table('tags',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -130,6 +164,26 @@ def upgrade() -> None:
     with op.batch_alter_table('webhook_events', schema=None) as batch_op:
         batch_op.create_index('ix_webhook_events_pending', ['status', 'event_ts'], unique=False)
         batch_op.create_index('ix_webhook_events_user', ['account_id', 'line_user_id', 'event_ts'], unique=False)
+
+    op.create_table('delivery_requests',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('delivery_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('retry_key', sa.String(length=36), nullable=False),
+    sa.Column('payload', enishi.db.base.Json(), nullable=False),
+    sa.Column('recipient_count', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('due_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('line_request_id', sa.String(length=64), nullable=True),
+    sa.Column('sent_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], name=op.f('fk_delivery_requests_delivery_id_deliveries'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery_requests')),
+    sa.UniqueConstraint('retry_key', name=op.f('uq_delivery_requests_retry_key'))
+    )
+    with op.batch_alter_table('delivery_requests', schema=None) as batch_op:
+        batch_op.create_index('ix_delivery_requests_due', ['status', 'due_at'], unique=False)
 
     op.create_table('friends',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -214,6 +268,25 @@ def upgrade() -> None:
     with op.batch_alter_table('custom_events', schema=None) as batch_op:
         batch_op.create_index('ix_custom_events_account_name_at', ['account_id', 'name', 'occurred_at'], unique=False)
         batch_op.create_index('ix_custom_events_friend_at', ['friend_id', 'occurred_at'], unique=False)
+
+    op.create_table('delivery_recipients',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('delivery_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('friend_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('arm', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('request_id', sa.BigInteger(), nullable=True),
+    sa.Column('line_request_id', sa.String(length=64), nullable=True),
+    sa.Column('sent_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], name=op.f('fk_delivery_recipients_delivery_id_deliveries'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['friend_id'], ['friends.id'], name=op.f('fk_delivery_recipients_friend_id_friends'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery_recipients')),
+    sa.UniqueConstraint('delivery_id', 'friend_id', name=op.f('uq_delivery_recipients_delivery_id_friend_id'))
+    )
+    with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
+        batch_op.create_index('ix_delivery_recipients_friend', ['friend_id', 'sent_at'], unique=False)
+        batch_op.create_index('ix_delivery_recipients_status', ['delivery_id', 'status'], unique=False)
 
     op.create_table('follow_history',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -358,6 +431,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_follow_history_friend_at')
 
     op.drop_table('follow_history')
+    with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
+        batch_op.drop_index('ix_delivery_recipients_status')
+        batch_op.drop_index('ix_delivery_recipients_friend')
+
+    op.drop_table('delivery_recipients')
     with op.batch_alter_table('custom_events', schema=None) as batch_op:
         batch_op.drop_index('ix_custom_events_friend_at')
         batch_op.drop_index('ix_custom_events_account_name_at')
@@ -378,18 +456,27 @@ def downgrade() -> None:
         batch_op.drop_index('ix_friends_account_status')
 
     op.drop_table('friends')
+    with op.batch_alter_table('delivery_requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_delivery_requests_due')
+
+    op.drop_table('delivery_requests')
     with op.batch_alter_table('webhook_events', schema=None) as batch_op:
         batch_op.drop_index('ix_webhook_events_user')
         batch_op.drop_index('ix_webhook_events_pending')
 
     op.drop_table('webhook_events')
     op.drop_table('tags')
+    op.drop_table('segments')
     with op.batch_alter_table('links', schema=None) as batch_op:
         batch_op.drop_index('ix_links_account_delivery')
 
     op.drop_table('links')
     op.drop_table('link_nonces')
     op.drop_table('inflow_routes')
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_account_status')
+
+    op.drop_table('deliveries')
     op.drop_table('attribute_defs')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_index('ix_api_keys_prefix')
