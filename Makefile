@@ -22,6 +22,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.emulator_throughput
 	$(BIN)/python -m bench.webhook_intake
+	$(BIN)/python -m bench.tracked_links
+	$(BIN)/python -m bench.segments
 
 lint: $(STAMP)
 	$(BIN)/ruff check enishi tests bench

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from enishi.accounts.routes import router as account_router
+from enishi.delivery.api import router as delivery_router
 from enishi.friends.api import router as friends_router
 from enishi.inflow.api import router as inflow_router
 from enishi.members.api import router as members_router
+from enishi.segments.api import router as segments_router
 from enishi.tracking.api import router as tracking_router
 from enishi.webhook.api import router as webhook_router
 
@@ -15,7 +17,7 @@ from enishi.webhook.api import router as webhook_router
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     for domain in (account_router, friends_router, inflow_router, members_router,
-                   tracking_router, webhook_router):
+                   tracking_router, webhook_router, segments_router, delivery_router):
         router.include_router(domain)
     return router
 

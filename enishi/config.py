@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     # time) and `x-emulator-member-id` headers. Never enable against real LINE users.
     trust_emulator_headers: bool = False
     log_level: str = "info"
+    # Deliveries (docs/deliveries.md): the dispatcher sends at LINE's per-channel limits
+    # times this scale (tests and CI benchmarks scale LINE down, the emulator likewise);
+    # a claimed request is given back after `delivery_lease_seconds` if its worker died.
+    delivery_rate_limit_scale: float = 1.0
+    delivery_request_timeout: float = 10.0
+    delivery_lease_seconds: float = 30.0
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:

@@ -50,7 +50,12 @@ def app_state(request: Request) -> AppState:
 
 def db_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, rolled back if it
-    raises. Services never commit."""
+    raises. Services never commit.
+
+    Always depend on it as `Depends(db_session, scope="function")`: with the default scope
+    FastAPI runs the commit after the response is sent, so a client could read stale data
+    or be told "done" about a transaction that then fails (tests/test_layout.py checks).
+    """
     session = request.app.state.enishi.sessions()
     try:
         yield session

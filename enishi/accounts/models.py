@@ -23,6 +23,7 @@ class Account(Base):
     bot_user_id: Mapped[str | None] = mapped_column(String(33))
     basic_id: Mapped[str | None] = mapped_column(String(40))
     login_channel_id: Mapped[str | None] = mapped_column(String(32))  # for ID-token checks
+    liff_id: Mapped[str | None] = mapped_column(String(64))  # LIFF app serving /r/{code} pages
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tokyo")
     cost_per_message_jpy: Mapped[Decimal] = mapped_column(Numeric(10, 3), default=Decimal("3"))
     monthly_quota: Mapped[int | None] = mapped_column(Integer)

@@ -27,7 +27,7 @@ def patch_account(
     patch: AccountPatch,
     account: Account = Depends(current_account),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Account:
     changes = patch.model_dump(exclude_unset=True)
     if (secret := changes.pop("channel_secret", None)) is not None:
@@ -43,7 +43,7 @@ def patch_account(
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
 def list_api_keys(
-    account: Account = Depends(current_account), session: Session = Depends(db_session)
+    account: Account = Depends(current_account), session: Session = Depends(db_session, scope="function")
 ) -> list[ApiKey]:
     return list(
         session.scalars(select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.id))
@@ -54,7 +54,7 @@ def list_api_keys(
 def new_api_key(
     body: ApiKeyIn,
     account: Account = Depends(current_account),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> ApiKeyCreated:
     key, full = create_api_key(session, account, body.name)
     return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=full)
@@ -62,7 +62,7 @@ def new_api_key(
 
 @router.delete("/api-keys/{key_id}", status_code=204)
 def revoke_api_key(
-    key_id: int, account: Account = Depends(current_account), session: Session = Depends(db_session)
+    key_id: int, account: Account = Depends(current_account), session: Session = Depends(db_session, scope="function")
 ) -> None:
     key = session.get(ApiKey, key_id)
     if key is None or key.account_id != account.id:

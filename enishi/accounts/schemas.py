@@ -18,6 +18,7 @@ class AccountOut(BaseModel):
     bot_user_id: str | None
     basic_id: str | None
     login_channel_id: str | None
+    liff_id: str | None = None
     timezone: str
     cost_per_message_jpy: Decimal
     monthly_quota: int | None
@@ -36,6 +37,7 @@ class AccountPatch(BaseModel):
     monthly_quota: int | None = Field(None, ge=0)
     attribution_window_days: int | None = Field(None, ge=1, le=90)
     login_channel_id: str | None = Field(None, pattern=r"^\d+$")
+    liff_id: str | None = Field(None, pattern=r"^\d+-[A-Za-z0-9]+$", max_length=64)
     channel_secret: str | None = Field(None, min_length=1, max_length=200)
     access_token: str | None = Field(None, min_length=1, max_length=2000)
 

@@ -103,3 +103,11 @@ class ChannelDirectory:
         keys = ChannelKeys(row.id, self._box.open(row.channel_secret_sealed)) if row else None
         self._cache[channel_id] = (now, keys)
         return keys
+
+    def peek(self, channel_id: str) -> tuple[bool, ChannelKeys | None]:
+        """(True, keys) when a fresh answer is cached, without touching the database, so an
+        async caller goes to a thread (for `lookup`) only on a miss."""
+        cached = self._cache.get(channel_id)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            return True, cached[1]
+        return False, None

@@ -7,6 +7,7 @@ import typer
 from enishi import __version__
 from enishi.cli.demo import demo
 from enishi.cli.emulator import emulator
+from enishi.cli.friends import friends_app
 from enishi.cli.server import account_app, db_app, serve, worker
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app.command()(serve)
 app.command()(worker)
 app.add_typer(db_app, name="db")
 app.add_typer(account_app, name="account")
+app.add_typer(friends_app, name="friends")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from decimal import Decimal
@@ -34,8 +35,13 @@ def serve(
     settings = get_settings()
     if migrate:
         _upgrade(settings.database_url, settings.sqlite_synchronous)
+    app = create_app(settings, run_worker=worker)
+    # Everything loaded so far lives as long as the process: keep it out of the cyclic
+    # GC's scans, which otherwise took a sixth of the CPU of each tracked-link click.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings, run_worker=worker),
+        app,
         host=host,
         port=port,
         log_level=settings.log_level,

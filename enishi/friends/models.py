@@ -29,6 +29,7 @@ class Friend(Base):
         UniqueConstraint("account_id", "line_user_id"),
         UniqueConstraint("account_id", "member_id"),
         Index("ix_friends_account_status", "account_id", "status"),
+        Index("ix_friends_inflow_route", "inflow_route_id", "status"),  # counts per route
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

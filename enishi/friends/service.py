@@ -3,15 +3,16 @@ commit; the caller's transaction (a request, a worker batch) does."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from enishi.db.base import utcnow
+from enishi.db.base import Json, UTCDateTime, utcnow
 from enishi.friends.models import (
     UNKNOWN,
     AttributeDef,
@@ -122,6 +123,8 @@ def parse_attribute(definition: AttributeDef, raw: Any) -> dict[str, Any]:
             number = float(raw)
         except (TypeError, ValueError):
             raise ApiError(422, "invalid", f"{definition.key} must be a number", field) from None
+        if not math.isfinite(number):  # "nan"/"inf" parse as floats but are no numbers to JSON
+            raise ApiError(422, "invalid", f"{definition.key} must be a finite number", field)
         return {"value_text": None, "value_number": number, "value_date": None}
     if definition.type == "date":
         try:
@@ -168,3 +171,230 @@ def friend_attributes(session: Session, friend_id: int) -> dict[str, Any]:
     for key, kind, text, number, day in rows:
         out[key] = number if kind == "number" else day.isoformat() if kind == "date" else text
     return out
+
+
+# --- attribute definitions -----------------------------------------------------------------
+ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+CHOICE_MAX, CHOICES_MAX, NOTES_MAX = 200, 200, 10_000
+UNCHANGED: Any = object()
+
+
+def list_attribute_defs(session: Session, account_id: int) -> list[AttributeDef]:
+    return list(session.scalars(
+        select(AttributeDef).where(AttributeDef.account_id == account_id)
+        .order_by(AttributeDef.key)
+    ))
+
+
+def find_attribute_def(session: Session, account_id: int, key: str) -> AttributeDef:
+    """The definition for the REST resource /attributes/{key}: 404 when there is none."""
+    definition = session.scalar(select(AttributeDef).where(AttributeDef.account_id == account_id,
+                                                           AttributeDef.key == key))
+    if definition is None:
+        raise ApiError(404, "not_found", f"no attribute is defined with key {key!r}", "key")
+    return definition
+
+
+def _clean_choices(kind: str, choices: list[Any] | None) -> list[str] | None:
+    if kind not in ATTRIBUTE_TYPES:
+        raise ApiError(422, "invalid", f"type must be one of {', '.join(ATTRIBUTE_TYPES)}",
+                       "type")
+    if kind != "choice":
+        if choices:
+            raise ApiError(422, "invalid", "choices are only for attributes of type choice",
+                           "choices")
+        return None
+    if not choices:
+        raise ApiError(422, "invalid", "an attribute of type choice needs its choices",
+                       "choices")
+    if len(choices) > CHOICES_MAX:
+        raise ApiError(422, "invalid", f"at most {CHOICES_MAX} choices", "choices")
+    cleaned: list[str] = []
+    for index, choice in enumerate(choices):
+        text = choice.strip() if isinstance(choice, str) else ""
+        if not text or len(text) > CHOICE_MAX:
+            raise ApiError(422, "invalid", f"a choice is 1-{CHOICE_MAX} characters of text",
+                           f"choices.{index}")
+        if text in cleaned:
+            raise ApiError(422, "invalid", f"choice {text!r} is listed twice", f"choices.{index}")
+        cleaned.append(text)
+    return cleaned
+
+
+def _clean_label(label: Any) -> str:
+    text = label.strip() if isinstance(label, str) else ""
+    if not text or len(text) > 200:
+        raise ApiError(422, "invalid", "a label is 1-200 characters", "label")
+    return text
+
+
+def create_attribute_def(session: Session, account_id: int, *, key: str, label: str, type: str,
+                         choices: list[str] | None = None) -> AttributeDef:
+    if not isinstance(key, str) or not ATTRIBUTE_KEY.match(key):
+        raise ApiError(422, "invalid", "a key is a lowercase letter then up to 63 of a-z, 0-9, _",
+                       "key")
+    label = _clean_label(label)
+    cleaned = _clean_choices(type, choices)
+    if session.scalar(select(AttributeDef.id).where(AttributeDef.account_id == account_id,
+                                                    AttributeDef.key == key)):
+        raise ApiError(409, "conflict", f"an attribute with key {key!r} exists already", "key")
+    definition = AttributeDef(account_id=account_id, key=key, label=label, type=type,
+                              choices=cleaned, created_at=utcnow())
+    session.add(definition)
+    session.flush()
+    return definition
+
+
+def attribute_value_count(session: Session, definition_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(FriendAttribute)
+                          .where(FriendAttribute.attribute_def_id == definition_id)) or 0
+
+
+def update_attribute_def(session: Session, account_id: int, key: str, *,
+                         label: str | None = None, type: str | None = None,
+                         choices: list[str] | None = None) -> AttributeDef:
+    """Change a definition's label, type or choices. Friends' values are never converted or
+    dropped silently: a type change is refused while values exist, and so is removing a
+    choice that friends hold."""
+    definition = find_attribute_def(session, account_id, key)
+    new_type = type or definition.type
+    if new_type != definition.type:
+        held = attribute_value_count(session, definition.id)
+        if held:
+            raise ApiError(409, "type_change_refused",
+                           f"{key} has values for {held} friend(s); its type cannot change "
+                           f"from {definition.type} to {new_type}. Clear those values or "
+                           "define a new attribute instead", "type")
+    if choices is None and new_type == "choice" and definition.type == "choice":
+        choices = definition.choices
+    cleaned = _clean_choices(new_type, choices)
+    if cleaned is not None and definition.type == "choice":
+        in_use = sorted(set(session.scalars(
+            select(FriendAttribute.value_text).where(
+                FriendAttribute.attribute_def_id == definition.id,
+                FriendAttribute.value_text.not_in(cleaned)))))
+        if in_use:
+            raise ApiError(409, "choices_in_use",
+                           f"friends hold {key} = {', '.join(map(repr, in_use[:10]))}; keep "
+                           "those choices or change the friends' values first", "choices")
+    if label is not None:
+        definition.label = _clean_label(label)
+    definition.type, definition.choices = new_type, cleaned
+    session.flush()
+    return definition
+
+
+def delete_attribute_def(session: Session, account_id: int, key: str) -> int:
+    """Delete a definition and every friend's value of it; how many values went with it."""
+    definition = find_attribute_def(session, account_id, key)
+    held = attribute_value_count(session, definition.id)
+    session.execute(delete(FriendAttribute)
+                    .where(FriendAttribute.attribute_def_id == definition.id))
+    session.delete(definition)
+    session.flush()
+    return held
+
+
+def typed_value(kind: str, text: str | None, number: float | None, day: date | None) -> Any:
+    """A stored value as JSON shows it: whole numbers as integers, dates as YYYY-MM-DD."""
+    if kind == "number":
+        return int(number) if number is not None and number.is_integer() else number
+    if kind == "date":
+        return day.isoformat() if day is not None else None
+    return text
+
+
+# --- one friend's edit: PATCH /friends/{id} and anything else that edits like it ---------------
+def clean_tag_names(names: Any, field: str) -> list[str]:
+    """Tag names as given, trimmed and de-duplicated; ';' is refused because CSV files list a
+    friend's tags separated by it."""
+    if not isinstance(names, list | tuple):
+        raise ApiError(422, "invalid", "a list of tag names is expected", field)
+    cleaned: list[str] = []
+    for index, name in enumerate(names):
+        text = name.strip() if isinstance(name, str) else ""
+        if not text or len(text) > TAG_MAX:
+            raise ApiError(422, "invalid", f"a tag name is 1-{TAG_MAX} characters",
+                           f"{field}.{index}")
+        if ";" in text:
+            raise ApiError(422, "invalid", "a tag name cannot contain ';'", f"{field}.{index}")
+        if text not in cleaned:
+            cleaned.append(text)
+    return cleaned
+
+
+def update_friend(session: Session, friend: Friend, *, attributes: dict[str, Any] | None = None,
+                  tags_add: list[str] = (), tags_remove: list[str] = (),
+                  notes: Any = UNCHANGED,
+                  source: str = "api", at: datetime | None = None) -> list[dict[str, Any]]:
+    """Set attributes (None clears one), add and remove tags, replace notes. Everything is
+    checked before anything changes, so a bad value changes nothing (the first error names
+    its field). Each real change is recorded as activity for the timeline; the changes are
+    returned as [{"kind", **data}]."""
+    at = at or utcnow()
+    parsed: list[tuple[AttributeDef, dict[str, Any]]] = []
+    for key, raw in (attributes or {}).items():
+        if isinstance(raw, bool | list | dict):
+            raise ApiError(422, "invalid", f"{key} must be text, a number or a date",
+                           f"attributes.{key}")
+        definition = attribute_def(session, friend.account_id, key)
+        parsed.append((definition, parse_attribute(definition, raw)))
+    adding = clean_tag_names(list(tags_add), "tags_add")
+    removing = clean_tag_names(list(tags_remove), "tags_remove")
+    for index, name in enumerate(removing):
+        if name in adding:
+            raise ApiError(422, "invalid", f"tag {name!r} is both added and removed",
+                           f"tags_remove.{index}")
+    if notes is not UNCHANGED and notes is not None and (
+        not isinstance(notes, str) or len(notes) > NOTES_MAX
+    ):
+        raise ApiError(422, "invalid", f"notes are text of at most {NOTES_MAX} characters",
+                           "notes")
+    changes: list[dict[str, Any]] = []
+
+    def change(kind: str, **data: Any) -> None:
+        record_activity(session, friend, kind, at, {**data, "source": source})
+        changes.append({"kind": kind, **data})
+
+    before = friend_attributes(session, friend.id)
+    for definition, values in parsed:
+        old = before.get(definition.key)
+        old = int(old) if isinstance(old, float) and old.is_integer() else old
+        new = typed_value(definition.type, values["value_text"], values["value_number"],
+                          values["value_date"])
+        if old != new:
+            raw = {"number": values["value_number"], "date": values["value_date"]}.get(
+                definition.type, values["value_text"])
+            set_attribute(session, friend, definition.key, raw)
+            change("attribute_set", key=definition.key, old=old, new=new)
+    for name in adding:
+        if add_tag(session, friend, name):
+            change("tag_added", tag=name)
+    for name in removing:
+        if remove_tag(session, friend, name):
+            change("tag_removed", tag=name)
+    if notes is not UNCHANGED and (notes or None) != friend.notes:
+        friend.notes = notes or None
+        change("notes_set", length=len(notes or ""))
+    session.flush()
+    return changes
+
+
+# --- tags ----------------------------------------------------------------------------------
+def delete_tag(session: Session, account_id: int, name: str) -> int:
+    """Delete a tag from the account and from every friend; each friend's timeline records
+    the removal. How many friends had it."""
+    tag = session.scalar(select(Tag).where(Tag.account_id == account_id, Tag.name == name))
+    if tag is None:
+        raise ApiError(404, "not_found", f"no tag named {name!r}", "name")
+    data = {"tag": tag.name, "source": "tag_deleted"}
+    session.execute(insert(FriendActivity).from_select(
+        ["account_id", "friend_id", "kind", "at", "data"],
+        select(literal(account_id), FriendTag.friend_id, literal("tag_removed"),
+               literal(utcnow(), UTCDateTime()), literal(data, Json()))
+        .where(FriendTag.tag_id == tag.id),
+    ))
+    untagged = session.execute(delete(FriendTag).where(FriendTag.tag_id == tag.id)).rowcount
+    session.delete(tag)
+    session.flush()
+    return untagged

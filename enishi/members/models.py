@@ -15,7 +15,10 @@ class MemberLink(Base):
     history that daily link counts come from."""
 
     __tablename__ = "member_links"
-    __table_args__ = (Index("ix_member_links_account_linked", "account_id", "linked_at"),)
+    __table_args__ = (
+        Index("ix_member_links_account_linked", "account_id", "linked_at"),
+        Index("ix_member_links_friend", "friend_id", "unlinked_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -24,6 +27,7 @@ class MemberLink(Base):
     method: Mapped[str] = mapped_column(String(16))  # account_link | api | import
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     unlinked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unlinked_by: Mapped[str | None] = mapped_column(String(16))  # api | moved | replaced
 
 
 class LinkNonce(Base):

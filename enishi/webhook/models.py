@@ -43,3 +43,5 @@ class WebhookEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
+    # a failed attempt is retried, not before this time (None: due now)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

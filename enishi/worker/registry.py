@@ -6,6 +6,9 @@ from enishi.worker.runner import Poller
 
 
 def pollers() -> list[Poller]:
+    from enishi.delivery.dispatcher import dispatch_requests
+    from enishi.delivery.planner import plan_deliveries
+    from enishi.delivery.progress import record_outcomes
     from enishi.webhook.processor import process_pending_events
 
-    return [process_pending_events]
+    return [process_pending_events, plan_deliveries, dispatch_requests, record_outcomes]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:47:50.724224
+Create Date: 2026-11-25 18:53:39.293957
 """
 
 from alembic import op
@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('bot_user_id', sa.String(length=33), nullable=True),
     sa.Column('basic_id', sa.String(length=40), nullable=True),
     sa.Column('login_channel_id', sa.String(length=32), nullable=True),
+    sa.Column('liff_id', sa.String(length=64), nullable=True),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('cost_per_message_jpy', sa.Numeric(precision=10, scale=3), nullable=False),
     sa.Column('monthly_quota', sa.Integer(), nullable=True),
@@ -35,6 +36,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accounts')),
     sa.UniqueConstraint('channel_id', name=op.f('uq_accounts_channel_id'))
     )
+    op.create_table('delivery_recipients',
+    sa.Column('delivery_id', sa.BigInteger(), nullable=False),
+    sa.Column('friend_id', sa.BigInteger(), nullable=False),
+    sa.Column('arm', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('request_id', sa.BigInteger(), nullable=True),
+    sa.Column('line_request_id', sa.String(length=64), nullable=True),
+    sa.Column('sent_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.PrimaryKeyConstraint('delivery_id', 'friend_id', name=op.f('pk_delivery_recipients')),
+    sqlite_with_rowid=False
+    )
+    with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
+        batch_op.create_index('ix_delivery_recipients_friend', ['friend_id', 'sent_at'], unique=False)
+
     op.create_table('api_keys',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -75,26 +91,54 @@ def upgrade() -> None:
     sa.Column('send_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('spread_until', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('quota_mode', sa.String(length=16), nullable=False),
+    sa.Column('track_links', sa.String(length=16), nullable=False),
+    sa.Column('notification_disabled', sa.Boolean(), nullable=False),
     sa.Column('created_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('started_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('audience_count', sa.Integer(), nullable=True),
+    sa.Column('expected_sends', sa.Integer(), nullable=True),
+    sa.Column('quota_allowed', sa.Integer(), nullable=True),
+    sa.Column('quota_cutoff', sa.Float(), nullable=True),
+    sa.Column('expected_requests', sa.Integer(), nullable=True),
+    sa.Column('plan_cursor', sa.BigInteger(), nullable=True),
+    sa.Column('planned_sends', sa.Integer(), nullable=False),
+    sa.Column('held_out_count', sa.Integer(), nullable=False),
+    sa.Column('skipped_count', sa.Integer(), nullable=False),
+    sa.Column('request_seq', sa.Integer(), nullable=False),
+    sa.Column('planned_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paused_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_holder', sa.String(length=64), nullable=True),
+    sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_deliveries_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries'))
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_deliveries_account_status', ['account_id', 'status'], unique=False)
+        batch_op.create_index('ix_deliveries_status_send_at', ['status', 'send_at'], unique=False)
 
+    op.create_table('delivery_channel_leases',
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('holder', sa.String(length=64), nullable=False),
+    sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_delivery_channel_leases_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_delivery_channel_leases'))
+    )
     op.create_table('inflow_routes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('code', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('anonymous_visits', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_inflow_routes_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inflow_routes')),
     sa.UniqueConstraint('account_id', 'code', name=op.f('uq_inflow_routes_account_id_code'))
     )
+    with op.batch_alter_table('inflow_routes', schema=None) as batch_op:
+        batch_op.create_index('ux_inflow_routes_code', ['code'], unique=True)
+
     op.create_table('link_nonces',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -157,6 +201,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('processed_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('retry_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_webhook_events_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_events')),
     sa.UniqueConstraint('account_id', 'webhook_event_id', name=op.f('uq_webhook_events_account_id_webhook_event_id'))
@@ -165,25 +210,39 @@ def upgrade() -> None:
         batch_op.create_index('ix_webhook_events_pending', ['status', 'event_ts'], unique=False)
         batch_op.create_index('ix_webhook_events_user', ['account_id', 'line_user_id', 'event_ts'], unique=False)
 
+    op.create_table('delivery_list_members',
+    sa.Column('delivery_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('friend_id', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], name=op.f('fk_delivery_list_members_delivery_id_deliveries'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('delivery_id', 'friend_id', name=op.f('pk_delivery_list_members'))
+    )
     op.create_table('delivery_requests',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('delivery_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('retry_key', sa.String(length=36), nullable=False),
     sa.Column('payload', enishi.db.base.Json(), nullable=False),
     sa.Column('recipient_count', sa.Integer(), nullable=False),
+    sa.Column('friend_lo', sa.BigInteger(), nullable=False),
+    sa.Column('friend_hi', sa.BigInteger(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('due_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_by', sa.String(length=64), nullable=True),
+    sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_attempt_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('line_request_id', sa.String(length=64), nullable=True),
     sa.Column('sent_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('error', sa.String(length=500), nullable=True),
+    sa.Column('recorded', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], name=op.f('fk_delivery_requests_delivery_id_deliveries'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery_requests')),
     sa.UniqueConstraint('retry_key', name=op.f('uq_delivery_requests_retry_key'))
     )
     with op.batch_alter_table('delivery_requests', schema=None) as batch_op:
-        batch_op.create_index('ix_delivery_requests_due', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_delivery_requests_claim', ['account_id', 'kind', 'status', 'due_at'], unique=False)
+        batch_op.create_index('ix_delivery_requests_delivery', ['delivery_id', 'recorded'], unique=False)
 
     op.create_table('friends',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -216,6 +275,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('friends', schema=None) as batch_op:
         batch_op.create_index('ix_friends_account_status', ['account_id', 'status'], unique=False)
+        batch_op.create_index('ix_friends_inflow_route', ['inflow_route_id', 'status'], unique=False)
 
     op.create_table('route_visits',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -228,6 +288,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_route_visits'))
     )
     with op.batch_alter_table('route_visits', schema=None) as batch_op:
+        batch_op.create_index('ix_route_visits_route', ['route_id'], unique=False)
         batch_op.create_index('ix_route_visits_user', ['account_id', 'line_user_id', 'visited_at'], unique=False)
 
     op.create_table('clicks',
@@ -268,25 +329,6 @@ def upgrade() -> None:
     with op.batch_alter_table('custom_events', schema=None) as batch_op:
         batch_op.create_index('ix_custom_events_account_name_at', ['account_id', 'name', 'occurred_at'], unique=False)
         batch_op.create_index('ix_custom_events_friend_at', ['friend_id', 'occurred_at'], unique=False)
-
-    op.create_table('delivery_recipients',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('delivery_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('friend_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('arm', sa.String(length=64), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('request_id', sa.BigInteger(), nullable=True),
-    sa.Column('line_request_id', sa.String(length=64), nullable=True),
-    sa.Column('sent_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('error', sa.String(length=500), nullable=True),
-    sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], name=op.f('fk_delivery_recipients_delivery_id_deliveries'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['friend_id'], ['friends.id'], name=op.f('fk_delivery_recipients_friend_id_friends'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery_recipients')),
-    sa.UniqueConstraint('delivery_id', 'friend_id', name=op.f('uq_delivery_recipients_delivery_id_friend_id'))
-    )
-    with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
-        batch_op.create_index('ix_delivery_recipients_friend', ['friend_id', 'sent_at'], unique=False)
-        batch_op.create_index('ix_delivery_recipients_status', ['delivery_id', 'status'], unique=False)
 
     op.create_table('follow_history',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -349,12 +391,14 @@ def upgrade() -> None:
     sa.Column('method', sa.String(length=16), nullable=False),
     sa.Column('linked_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('unlinked_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unlinked_by', sa.String(length=16), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_member_links_account_id_accounts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['friend_id'], ['friends.id'], name=op.f('fk_member_links_friend_id_friends'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_member_links'))
     )
     with op.batch_alter_table('member_links', schema=None) as batch_op:
         batch_op.create_index('ix_member_links_account_linked', ['account_id', 'linked_at'], unique=False)
+        batch_op.create_index('ix_member_links_friend', ['friend_id', 'unlinked_at'], unique=False)
 
     op.create_table('conversions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -409,6 +453,7 @@ def downgrade() -> None:
 
     op.drop_table('conversions')
     with op.batch_alter_table('member_links', schema=None) as batch_op:
+        batch_op.drop_index('ix_member_links_friend')
         batch_op.drop_index('ix_member_links_account_linked')
 
     op.drop_table('member_links')
@@ -431,11 +476,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_follow_history_friend_at')
 
     op.drop_table('follow_history')
-    with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
-        batch_op.drop_index('ix_delivery_recipients_status')
-        batch_op.drop_index('ix_delivery_recipients_friend')
-
-    op.drop_table('delivery_recipients')
     with op.batch_alter_table('custom_events', schema=None) as batch_op:
         batch_op.drop_index('ix_custom_events_friend_at')
         batch_op.drop_index('ix_custom_events_account_name_at')
@@ -450,16 +490,20 @@ def downgrade() -> None:
     op.drop_table('clicks')
     with op.batch_alter_table('route_visits', schema=None) as batch_op:
         batch_op.drop_index('ix_route_visits_user')
+        batch_op.drop_index('ix_route_visits_route')
 
     op.drop_table('route_visits')
     with op.batch_alter_table('friends', schema=None) as batch_op:
+        batch_op.drop_index('ix_friends_inflow_route')
         batch_op.drop_index('ix_friends_account_status')
 
     op.drop_table('friends')
     with op.batch_alter_table('delivery_requests', schema=None) as batch_op:
-        batch_op.drop_index('ix_delivery_requests_due')
+        batch_op.drop_index('ix_delivery_requests_delivery')
+        batch_op.drop_index('ix_delivery_requests_claim')
 
     op.drop_table('delivery_requests')
+    op.drop_table('delivery_list_members')
     with op.batch_alter_table('webhook_events', schema=None) as batch_op:
         batch_op.drop_index('ix_webhook_events_user')
         batch_op.drop_index('ix_webhook_events_pending')
@@ -472,8 +516,13 @@ def downgrade() -> None:
 
     op.drop_table('links')
     op.drop_table('link_nonces')
+    with op.batch_alter_table('inflow_routes', schema=None) as batch_op:
+        batch_op.drop_index('ux_inflow_routes_code')
+
     op.drop_table('inflow_routes')
+    op.drop_table('delivery_channel_leases')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_status_send_at')
         batch_op.drop_index('ix_deliveries_account_status')
 
     op.drop_table('deliveries')
@@ -482,5 +531,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_api_keys_prefix')
 
     op.drop_table('api_keys')
+    with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
+        batch_op.drop_index('ix_delivery_recipients_friend')
+
+    op.drop_table('delivery_recipients')
     op.drop_table('accounts')
     # ### end Alembic commands ###

@@ -1,0 +1,352 @@
+"""The dispatch engine: an asyncio loop on its own thread that sends claimed requests to
+LINE as fast as LINE's limits allow and never faster.
+
+One *lane* per account (LINE limits each channel separately) holds the channel's send
+lease, claims due requests a second's worth at a time, and paces each endpoint with a
+token bucket at LINE's rate (push 2,000/s, multicast 200/s, times the configured scale).
+The bucket holds half a second's worth, half of LINE's own, so a start at full speed, a
+network hiccup that bunches requests, or a handover between workers never overdraws LINE's
+bucket. Outcomes are written back in batches every 50 ms by one recorder. The engine stops
+by itself after a few idle seconds; the worker poller starts it again when work appears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+import time
+
+from sqlalchemy import select
+
+from enishi.accounts.models import Account
+from enishi.db.base import utcnow
+from enishi.deps import AppState
+from enishi.delivery.dispatcher import PATHS, Job, Outbox, Outcome, classify, engine_options
+from enishi.delivery.wire import LineWire, WireError
+from enishi.line.ratelimit import LIMITS, TokenBucket
+
+log = logging.getLogger(__name__)
+
+KINDS = ("multicast", "push")
+BURST_SECONDS = 0.5  # our bucket: half of LINE's (which holds one second's worth)
+QUEUE_LOW, QUEUE_HIGH = 0.5, 1.0  # seconds of work queued per endpoint: refill below low
+SCOUT_INTERVAL = 0.25
+REFRESH_MAX = 0.5
+FLUSH_INTERVAL = 0.05
+IDLE_EXIT = 5.0
+MAX_IN_FLIGHT = 512
+
+
+class Engine:
+    def __init__(self, state: AppState, holder: str) -> None:
+        options = engine_options(state)
+        self.settings, self.box, self.sessions = state.settings, state.box, state.sessions
+        self.scale = options["scale"]
+        self.timeout = options["timeout"]
+        self.lease, self.channel_lease = options["lease"], options["channel_lease"]
+        self.outbox = Outbox(state.sessions, holder, self.lease, self.channel_lease)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = threading.Event()
+        self._lanes: dict[int, Lane] = {}
+        self._pending: list[Outcome] = []
+        self._finished = 0
+        self._progress = threading.Condition()
+        self.sent_requests = 0  # lifetime counters, for tests and benchmarks
+        self.rate_limited = 0
+
+    # --- control (any thread) ----------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._stopping.clear()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True,
+                                        name="enishi-dispatch")
+        self._thread.start()
+        ready.wait(5)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stopping.set()
+        self.poke()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def poke(self) -> None:
+        """Look for work now (e.g. a chunk was just planned)."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._wake_all)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+
+    @property
+    def busy(self) -> bool:
+        try:
+            return bool(self._pending) or any(lane.busy for lane in list(self._lanes.values()))
+        except RuntimeError:  # the lanes changed while being read
+            return True
+
+    def progress(self, wait: float = 0.0) -> int:
+        """Requests finished since the last call; 1 when none finished but work is under
+        way (so a worker's run_until_idle keeps going)."""
+        with self._progress:
+            if not self._finished and wait and (self.busy or self.outbox.due_work()):
+                self._progress.wait(wait)
+            done, self._finished = self._finished, 0
+        if done:
+            return done
+        return 1 if self.running and (self.busy or self.outbox.due_work()) else 0
+
+    # --- the loop ----------------------------------------------------------------------------
+    def _run(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main(ready))
+        except Exception:
+            log.exception("delivery dispatch engine failed")
+        finally:
+            self._loop = None
+            loop.close()
+
+    def _wake_all(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+        for lane in list(self._lanes.values()):
+            lane.wake.set()
+
+    async def _main(self, ready: threading.Event) -> None:
+        self._wake = asyncio.Event()
+        ready.set()
+        recorder = asyncio.create_task(self._recorder())
+        tasks: dict[int, asyncio.Task] = {}
+        idle_since = time.monotonic()
+        while not self._stopping.is_set():
+            try:
+                accounts = await asyncio.to_thread(self.outbox.active_accounts)
+            except Exception:
+                log.exception("dispatch: could not read active deliveries")
+                accounts = []
+            for account_id in accounts:
+                if account_id not in tasks:
+                    lane = self._lanes[account_id] = Lane(self, account_id)
+                    tasks[account_id] = asyncio.create_task(lane.run())
+            for account_id, task in list(tasks.items()):
+                if task.done():
+                    del tasks[account_id]
+                    self._lanes.pop(account_id, None)
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("dispatch lane %s failed", account_id,
+                                  exc_info=task.exception())
+            if tasks or self._pending:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > IDLE_EXIT:
+                break
+            try:
+                await asyncio.wait_for(self._wake.wait(), SCOUT_INTERVAL)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+        for lane in self._lanes.values():
+            lane.stopping = True
+            lane.wake.set()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        recorder.cancel()
+        await self._flush()
+
+    # --- outcomes ----------------------------------------------------------------------------
+    def add(self, outcome: Outcome) -> None:
+        self._pending.append(outcome)
+        if outcome.action == "sent":
+            self.sent_requests += 1
+
+    async def _recorder(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        try:
+            await asyncio.to_thread(self.outbox.record, batch)
+        except Exception:
+            log.exception("dispatch: could not record %d outcomes; retrying", len(batch))
+            self._pending[:0] = batch
+            await asyncio.sleep(1.0)
+            return
+        with self._progress:
+            self._finished += len(batch)
+            self._progress.notify_all()
+
+
+class Lane:
+    """One account's sending: its lease, queues, buckets and connections."""
+
+    def __init__(self, engine: Engine, account_id: int) -> None:
+        self.engine, self.account_id = engine, account_id
+        self.rates = {kind: LIMITS[kind] * engine.scale for kind in KINDS}
+        self.buckets = {kind: TokenBucket(rate, max(1.0, rate * BURST_SECONDS))
+                        for kind, rate in self.rates.items()}
+        self.queues: dict[str, collections.deque[Job]] = {k: collections.deque() for k in KINDS}
+        self.kicks = {kind: asyncio.Event() for kind in KINDS}
+        self.wake = asyncio.Event()
+        self.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.active: set[int] = set()
+        self.held_until = 0.0
+        self.in_flight = 0
+        self.stopping = False
+        self.wire: LineWire | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.in_flight > 0 or any(self.queues.values())
+
+    async def run(self) -> None:
+        engine = self.engine
+        token = await asyncio.to_thread(self._token)
+        self.wire = LineWire(engine.settings.line_api_base, token, timeout=engine.timeout,
+                             max_connections=MAX_IN_FLIGHT)
+        pumps = [asyncio.create_task(self._pump(kind)) for kind in KINDS]
+        log.warning("DEBUG lane start %s %s", self.account_id, time.monotonic())
+        last_reclaim = 0.0
+        keep = engine.channel_lease.total_seconds() * 2 / 3
+        try:
+            while not self.stopping:
+                held, active = await asyncio.to_thread(engine.outbox.hold_channel,
+                                                       self.account_id)
+                now = time.monotonic()
+                self.held_until = now + keep if held else 0.0
+                self.active = set(active)
+                if not active and not self.busy:
+                    return
+                if not held:  # another worker sends for this channel: wait for its lease
+                    self._give_back_queued()
+                    await self._sleep(keep / 2)
+                    continue
+                if now - last_reclaim > engine.lease.total_seconds() / 3:
+                    await asyncio.to_thread(engine.outbox.reclaim_expired, self.account_id)
+                    last_reclaim = now
+                await self._sleep(await self._refill())
+        finally:
+            self.stopping = True
+            for kick in self.kicks.values():
+                kick.set()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            while self.in_flight:
+                await asyncio.sleep(0.01)
+            self._give_back_queued()
+            try:
+                await asyncio.to_thread(engine.outbox.release_channel, self.account_id)
+            except Exception:
+                log.warning("dispatch: could not release the channel lease", exc_info=True)
+            await self.wire.close()
+
+    def _token(self) -> str:
+        with self.engine.sessions() as session:
+            sealed = session.scalar(select(Account.access_token_sealed)
+                                    .where(Account.id == self.account_id))
+        return self.engine.box.open(sealed)
+
+    async def _refill(self) -> float:
+        """Claim work for each endpoint whose queue runs low; how long to sleep next."""
+        sleep_for = REFRESH_MAX
+        for kind in KINDS:
+            queue, rate = self.queues[kind], self.rates[kind]
+            if len(queue) < rate * QUEUE_LOW and self.active:
+                want = max(1, min(2000, int(rate * QUEUE_HIGH) - len(queue)))
+                jobs, upcoming = await asyncio.to_thread(
+                    self.engine.outbox.claim, self.account_id, kind, sorted(self.active), want)
+                if jobs:
+                    queue.extend(jobs)
+                    self.kicks[kind].set()
+                elif upcoming is not None:
+                    ahead = (upcoming - utcnow()).total_seconds()
+                    sleep_for = min(sleep_for, max(0.01, ahead))
+            if queue:
+                sleep_for = min(sleep_for, max(0.02, len(queue) / rate - QUEUE_LOW))
+        return sleep_for
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.wake.wait(), seconds)
+        except TimeoutError:
+            pass
+        self.wake.clear()
+
+    def _may_send(self, job: Job) -> bool:
+        if self.stopping or job.delivery_id not in self.active:
+            return False
+        if time.monotonic() >= self.held_until:
+            return False
+        # never start an attempt that could outlive the claim (another worker may retry it)
+        margin = self.engine.timeout + 1.0
+        return (job.lease_until - utcnow()).total_seconds() > margin
+
+    def _give_back_queued(self) -> None:
+        for queue in self.queues.values():
+            while queue:
+                job = queue.popleft()
+                self.engine.add(Outcome(job, "release", utcnow(), attempted=False))
+
+    async def _pump(self, kind: str) -> None:
+        queue, bucket, kick = self.queues[kind], self.buckets[kind], self.kicks[kind]
+        while not self.stopping:
+            if not queue:
+                kick.clear()
+                try:
+                    await asyncio.wait_for(kick.wait(), 0.2)
+                except TimeoutError:
+                    pass
+                continue
+            await self.slots.acquire()
+            job = queue[0]
+            if self._may_send(job):
+                wait = bucket.reserve()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            if not queue or queue[0] is not job:  # given back while waiting
+                self.slots.release()
+                continue
+            queue.popleft()
+            if not self._may_send(job):
+                self.slots.release()
+                self.engine.add(Outcome(job, "release", utcnow(), attempted=False))
+                continue
+            self.in_flight += 1
+            asyncio.create_task(self._send(job, bucket))
+
+    async def _send(self, job: Job, bucket: TokenBucket) -> None:
+        try:
+            assert self.wire is not None
+            try:
+                response = await self.wire.post(PATHS[job.kind], job.body, job.retry_key)
+                outcome = classify(job, response.status, response.headers, response.body)
+                status = response.status
+            except WireError as error:
+                outcome = classify(job, None, {}, b"", error=str(error))
+                status = None
+            if status == 429 and outcome.action == "retry":  # LINE's bucket is dry: let it fill
+                self.engine.rate_limited += 1
+                log.warning("DEBUG 429 %s %s", job.id, time.monotonic())
+                bucket.reserve(bucket.capacity)
+            if outcome.action == "pause":
+                self.active.discard(job.delivery_id)
+            self.engine.add(outcome)
+        except Exception as error:  # never lose a claimed request: give it back
+            log.exception("dispatch: sending request %s failed", job.id)
+            self.engine.add(Outcome(job, "retry", utcnow(), error=repr(error)[:500],
+                                    retry_at=utcnow()))
+        finally:
+            self.in_flight -= 1
+            self.slots.release()

@@ -1,0 +1,111 @@
+"""The account's monthly message quota: LINE's figures, the account's own plan setting,
+what enishi sent and what running deliveries still hold.
+
+LINE bills per recipient of push and multicast (LINE_PLATFORM.md §5) in Japan-time months.
+The limit is the smaller of LINE's quota (`GET /v2/bot/message/quota`) and the account's
+`monthly_quota`; the usage is the larger of LINE's consumption (which also counts messages
+sent from LINE Official Account Manager) and what enishi sent itself. Deliveries that are
+still sending hold ("reserve") what they have yet to send, as LINE does for narrowcasts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from enishi.accounts.models import Account
+from enishi.db.base import utcnow
+from enishi.delivery.models import PAUSED, PENDING, SENDING, SENT, Delivery, DeliveryRequest
+
+LINE_MONTH_ZONE = ZoneInfo("Asia/Tokyo")
+
+
+@dataclass
+class QuotaUsage:
+    month: str  # YYYY-MM, Japan time (LINE's billing month)
+    limit: int | None  # None: unlimited
+    used: int
+    reserved: int  # still to be sent by running deliveries
+    remaining: int | None
+    line_type: str | None  # none | limited; None when LINE could not be asked
+    line_limit: int | None
+    line_used: int | None
+    account_limit: int | None
+    enishi_sent: int
+    line_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def month_start(now: datetime) -> datetime:
+    local = now.astimezone(LINE_MONTH_ZONE)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def line_quota(messaging) -> tuple[str | None, int | None, int | None, str | None]:
+    """(type, limit, used, error) from LINE's quota and consumption endpoints."""
+    try:
+        quota = messaging.get_message_quota()
+        used = messaging.get_message_quota_consumption().total_usage
+    except Exception as error:  # unreachable or refused: fall back to what enishi knows
+        status = getattr(error, "status", None)
+        return None, None, None, f"LINE quota unavailable ({status or type(error).__name__})"
+    kind = getattr(quota.type, "value", quota.type)
+    return kind, quota.value if kind == "limited" else None, int(used or 0), None
+
+
+def usage(session: Session, account: Account, messaging, *, now: datetime | None = None,
+          exclude_delivery_id: int | None = None) -> QuotaUsage:
+    now = now or utcnow()
+    start = month_start(now)
+    line_type, line_limit, line_used, error = line_quota(messaging)
+    sent = session.scalar(
+        select(func.coalesce(func.sum(DeliveryRequest.recipient_count), 0)).where(
+            DeliveryRequest.account_id == account.id, DeliveryRequest.status == SENT,
+            DeliveryRequest.sent_at >= start)) or 0
+    reserved = _reserved(session, account.id, exclude_delivery_id)
+    limits = [x for x in (line_limit, account.monthly_quota) if x is not None]
+    limit = min(limits) if limits else None
+    used = max(int(sent), line_used or 0)
+    remaining = None if limit is None else max(0, limit - used - reserved)
+    return QuotaUsage(
+        month=now.astimezone(LINE_MONTH_ZONE).strftime("%Y-%m"), limit=limit, used=used,
+        reserved=reserved, remaining=remaining, line_type=line_type, line_limit=line_limit,
+        line_used=line_used, account_limit=account.monthly_quota, enishi_sent=int(sent),
+        line_error=error,
+    )
+
+
+def _reserved(session: Session, account_id: int, exclude: int | None) -> int:
+    """Recipients that running deliveries have planned but not sent, plus those they have
+    yet to plan."""
+    active = select(Delivery.id, Delivery.expected_sends, Delivery.planned_sends,
+                    Delivery.planned_at).where(Delivery.account_id == account_id,
+                                               Delivery.status.in_((SENDING, PAUSED)))
+    if exclude is not None:
+        active = active.where(Delivery.id != exclude)
+    rows = session.execute(active).all()
+    if not rows:
+        return 0
+    waiting = session.scalar(
+        select(func.coalesce(func.sum(DeliveryRequest.recipient_count), 0)).where(
+            DeliveryRequest.delivery_id.in_([r.id for r in rows]),
+            DeliveryRequest.recorded.is_(False),
+            DeliveryRequest.status.in_((PENDING, SENDING))))
+    unplanned = sum(max(0, (r.expected_sends or 0) - r.planned_sends)
+                    for r in rows if r.planned_at is None)
+    return int(waiting or 0) + unplanned
+
+
+def refusal(needed: int, quota: QuotaUsage) -> str:
+    return (f"今月の配信上限を超えます: この配信は{needed:,}通必要ですが、残りは"
+            f"{quota.remaining:,}通です / this delivery needs {needed:,} messages but only "
+            f"{quota.remaining:,} remain in {quota.month} (limit {quota.limit:,}, used "
+            f"{quota.used:,}, held by running deliveries {quota.reserved:,}); choose "
+            "quota_mode=partial to send to as many as the quota allows")

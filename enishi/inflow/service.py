@@ -1,0 +1,284 @@
+"""Inflow routes (friend-add source analysis): a route is a URL `/r/{code}` (and its QR
+code); its page identifies the LINE user by a verified ID token, records a RouteVisit and
+forwards to the add-friend URL; the follow that follows is attributed to the route.
+Services never commit."""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import logging
+import re
+import secrets
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import segno
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from enishi.accounts.models import Account
+from enishi.config import Settings
+from enishi.db.base import utcnow
+from enishi.friends.models import BLOCKED, FOLLOWING, Friend
+from enishi.friends.service import LINE_USER_ID, record_activity
+from enishi.inflow.models import InflowRoute, RouteVisit
+from enishi.kit.errors import ApiError, not_found
+from enishi.line.client import IdTokenError, verify_id_token
+
+if TYPE_CHECKING:
+    from enishi.deps import AppState
+
+log = logging.getLogger(__name__)
+
+CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+VISIT_BEFORE = timedelta(hours=24)  # a follow is attributed to a visit this long before it
+VISIT_AFTER = timedelta(minutes=10)  # ... or this long after (server and LINE clocks differ)
+QR_SCALE_MAX = 40
+
+
+# --- routes --------------------------------------------------------------------------------
+def route_url(settings: Settings, code: str) -> str:
+    return f"{settings.public_base_url.rstrip('/')}/r/{code}"
+
+
+def liff_url(account: Account, code: str) -> str | None:
+    """The route page as a LIFF app: LIFF appends the path to the endpoint URL ({base}/r)."""
+    return f"https://liff.line.me/{account.liff_id}/{code}" if account.liff_id else None
+
+
+def route_by_code(session: Session, code: str) -> InflowRoute | None:
+    if not CODE.match(code):
+        return None
+    return session.scalar(select(InflowRoute).where(InflowRoute.code == code))
+
+
+def get_route(session: Session, account_id: int, route_id: int) -> InflowRoute:
+    route = session.get(InflowRoute, route_id)
+    if route is None or route.account_id != account_id:
+        raise not_found("route")
+    return route
+
+
+def list_routes(
+    session: Session, account_id: int, after_id: int | None, limit: int
+) -> list[InflowRoute]:
+    query = select(InflowRoute).where(InflowRoute.account_id == account_id)
+    if after_id is not None:
+        query = query.where(InflowRoute.id > after_id)
+    return list(session.scalars(query.order_by(InflowRoute.id).limit(limit)))
+
+
+def _check_code(session: Session, code: str, route_id: int | None = None) -> str:
+    if not CODE.match(code):
+        raise ApiError(422, "invalid", "a code is 1-64 of A-Z a-z 0-9 _ -", "code")
+    taken = session.scalar(select(InflowRoute.id).where(InflowRoute.code == code))
+    if taken is not None and taken != route_id:
+        raise ApiError(409, "conflict", f"the code {code!r} is in use already", "code")
+    return code
+
+
+def _new_code(session: Session) -> str:
+    for _ in range(10):
+        code = secrets.token_urlsafe(6)  # 8 characters, 48 random bits
+        if session.scalar(select(InflowRoute.id).where(InflowRoute.code == code)) is None:
+            return code
+    raise RuntimeError("could not find a free route code")
+
+
+def _flush_unique(session: Session, route: InflowRoute) -> None:
+    try:
+        with session.begin_nested():
+            session.add(route)
+            session.flush()
+    except IntegrityError:
+        raise ApiError(
+            409, "conflict", f"the code {route.code!r} is in use already", "code"
+        ) from None
+
+
+def create_route(
+    session: Session, account: Account, name: str, code: str | None = None
+) -> InflowRoute:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ApiError(422, "invalid", "a route name is 1-200 characters", "name")
+    code = _check_code(session, code) if code is not None else _new_code(session)
+    route = InflowRoute(account_id=account.id, name=name, code=code, created_at=utcnow())
+    _flush_unique(session, route)
+    return route
+
+
+def update_route(
+    session: Session, route: InflowRoute, name: str | None = None, code: str | None = None
+) -> InflowRoute:
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise ApiError(422, "invalid", "a route name is 1-200 characters", "name")
+        route.name = name
+    if code is not None and code != route.code:
+        route.code = _check_code(session, code, route.id)
+    _flush_unique(session, route)
+    return route
+
+
+def delete_route(session: Session, route: InflowRoute) -> None:
+    """The route and its visits go; its friends stay, with no route."""
+    session.execute(
+        update(Friend).where(Friend.inflow_route_id == route.id).values(inflow_route_id=None)
+    )
+    session.execute(delete(RouteVisit).where(RouteVisit.route_id == route.id))
+    session.delete(route)
+    session.flush()
+
+
+def route_counts(
+    session: Session, account_id: int, routes: list[InflowRoute]
+) -> dict[int, dict[str, int]]:
+    """Per route: friends added through it, still following, blocked; visits."""
+    ids = [route.id for route in routes]
+    counts = {
+        route.id: {
+            "added": 0,
+            "following": 0,
+            "blocked": 0,
+            "visits": 0,
+            "visitors": 0,
+            "anonymous_visits": route.anonymous_visits or 0,
+        }
+        for route in routes
+    }
+    if not ids:
+        return counts
+    for route_id, status, n in session.execute(
+        select(Friend.inflow_route_id, Friend.status, func.count())
+        .where(Friend.account_id == account_id, Friend.inflow_route_id.in_(ids))
+        .group_by(Friend.inflow_route_id, Friend.status)
+    ):
+        counts[route_id]["added"] += n
+        if status == FOLLOWING:
+            counts[route_id]["following"] += n
+        elif status == BLOCKED:
+            counts[route_id]["blocked"] += n
+    for route_id, visits, visitors in session.execute(
+        select(RouteVisit.route_id, func.count(), func.count(RouteVisit.line_user_id.distinct()))
+        .where(RouteVisit.route_id.in_(ids))
+        .group_by(RouteVisit.route_id)
+    ):
+        counts[route_id]["visits"], counts[route_id]["visitors"] = visits, visitors
+    return counts
+
+
+def qr_png(url: str, scale: int = 8) -> bytes:
+    """The QR code of `url` as a PNG (error correction M, a 4-module quiet zone)."""
+    if not 1 <= scale <= QR_SCALE_MAX:
+        raise ApiError(400, "invalid", f"scale must be 1-{QR_SCALE_MAX}", "scale")
+    return _draw_qr(url, scale)
+
+
+@functools.lru_cache(maxsize=1024)
+def _draw_qr(url: str, scale: int) -> bytes:
+    """~10 ms to draw, a few hundred bytes to keep: printed QR codes are fetched often."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(buffer, kind="png", scale=scale, border=4)
+    return buffer.getvalue()
+
+
+# --- the route page ------------------------------------------------------------------------
+def _line_failure(error: Exception) -> ApiError:
+    from linebot.v3.messaging.exceptions import ApiException
+
+    if isinstance(error, ApiException):
+        try:
+            message = json.loads(error.body or b"{}").get("message") or error.reason
+        except (ValueError, AttributeError):
+            message = error.reason
+        return ApiError(
+            502, "line_error", f"LINE answered {error.status} for the bot info: {message}"
+        )
+    return ApiError(502, "line_unreachable", "LINE could not be reached for the bot info")
+
+
+def add_friend_url(session: Session, state: AppState, account: Account) -> str:
+    """https://line.me/R/ti/p/{basic ID}; the basic ID is fetched from LINE once and kept."""
+    if not account.basic_id:
+        try:
+            info = state.line_for(account).messaging.get_bot_info()
+        except Exception as error:  # the SDK raises ApiException or urllib3's errors
+            raise _line_failure(error) from None
+        account.basic_id = info.basic_id
+        account.bot_user_id = account.bot_user_id or info.user_id
+        session.flush()
+    return f"https://line.me/R/ti/p/{quote(account.basic_id, safe='@')}"
+
+
+def record_visit(
+    session: Session,
+    state: AppState,
+    route: InflowRoute,
+    account: Account,
+    id_token: str,
+    at: datetime | None = None,
+) -> RouteVisit:
+    """Verify the ID token with LINE Login and record who visited. Only the verified `sub`
+    is used; nothing is stored when LINE rejects the token."""
+    client_id = account.login_channel_id or account.channel_id
+    try:
+        claims: dict[str, Any] = verify_id_token(state.settings, id_token, client_id)
+    except IdTokenError as error:
+        detail = str(error)
+        if detail.startswith("LINE could not be reached"):
+            raise ApiError(502, "line_unreachable", detail) from None
+        raise ApiError(
+            400, "invalid_id_token", f"LINE rejected the ID token: {detail}", "id_token"
+        ) from None
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not LINE_USER_ID.match(sub):
+        raise ApiError(400, "invalid_id_token", "the ID token names no LINE user", "id_token")
+    visit = RouteVisit(
+        account_id=account.id, route_id=route.id, line_user_id=sub, visited_at=at or utcnow()
+    )
+    session.add(visit)
+    session.flush()
+    return visit
+
+
+def record_anonymous_visit(session: Session, route: InflowRoute) -> None:
+    session.execute(
+        update(InflowRoute)
+        .where(InflowRoute.id == route.id)
+        .values(anonymous_visits=InflowRoute.anonymous_visits + 1)
+    )
+
+
+# --- attribution ---------------------------------------------------------------------------
+def attribute_route(session: Session, friend: Friend, followed_at: datetime) -> None:
+    """On follow: a friend with no route yet gets the route of their latest verified visit
+    within 24 h before the follow (or 10 min after, as clocks differ)."""
+    if friend.inflow_route_id is not None:
+        return
+    visit = session.scalar(
+        select(RouteVisit)
+        .where(
+            RouteVisit.account_id == friend.account_id,
+            RouteVisit.line_user_id == friend.line_user_id,
+            RouteVisit.visited_at >= followed_at - VISIT_BEFORE,
+            RouteVisit.visited_at <= followed_at + VISIT_AFTER,
+        )
+        .order_by(RouteVisit.visited_at.desc(), RouteVisit.id.desc())
+        .limit(1)
+    )
+    if visit is None:
+        return
+    friend.inflow_route_id = visit.route_id
+    record_activity(
+        session,
+        friend,
+        "route_attributed",
+        followed_at,
+        {"route_id": visit.route_id, "visit_id": visit.id},
+    )
