@@ -24,6 +24,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.webhook_intake
 	$(BIN)/python -m bench.tracked_links
 	$(BIN)/python -m bench.segments
+	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.delivery --rate-limit-scale 0.1
 
 lint: $(STAMP)
 	$(BIN)/ruff check enishi tests bench

@@ -2,7 +2,6 @@
 
 from enishi.accounts.models import Account, ApiKey
 from enishi.db.base import Base
-from enishi.delivery.models import Delivery, DeliveryRecipient, DeliveryRequest
 from enishi.friends.models import (
     AttributeDef,
     FollowHistory,
@@ -14,7 +13,6 @@ from enishi.friends.models import (
 )
 from enishi.inflow.models import InflowRoute, RouteVisit
 from enishi.members.models import LinkNonce, MemberLink
-from enishi.segments.models import Segment
 from enishi.tracking.models import Click, Conversion, ConversionItem, CustomEvent, Link
 from enishi.webhook.models import WebhookEvent
 

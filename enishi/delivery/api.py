@@ -7,12 +7,20 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.auth import current_account
 from enishi.accounts.models import Account
-from enishi.deps import AppState, app_state, db_session
 from enishi.delivery import quota, scheduler, service
 from enishi.delivery.schemas import (
-    DeliveryCreate, DeliveryOut, DeliveryPage, ListUpload, ListUploadOut, Problem, QuotaOut,
-    RecipientPage, ScheduleIn, ValidationOut,
+    DeliveryCreate,
+    DeliveryOut,
+    DeliveryPage,
+    ListUpload,
+    ListUploadOut,
+    Problem,
+    QuotaOut,
+    RecipientPage,
+    ScheduleIn,
+    ValidationOut,
 )
+from enishi.deps import AppState, app_state, db_session
 from enishi.kit.errors import ApiError
 from enishi.kit.pagination import check_limit, decode_cursor, encode_cursor
 
@@ -27,42 +35,59 @@ def _cursor(cursor: str | None) -> int | None:
 
 
 @router.post("/deliveries", response_model=DeliveryOut, status_code=201)
-def create(body: DeliveryCreate, account: Account = Depends(current_account),
-           session: Session = Depends(db_session, scope="function")) -> DeliveryOut:
+def create(
+    body: DeliveryCreate,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+) -> DeliveryOut:
     """Create a draft delivery (配信の下書き)."""
     delivery = service.create_delivery(session, account.id, body)
     return service.delivery_out(session, delivery, with_progress=False)
 
 
 @router.get("/deliveries", response_model=DeliveryPage)
-def list_(status: str | None = None, cursor: str | None = None, limit: int = 50,
-          account: Account = Depends(current_account),
-          session: Session = Depends(db_session, scope="function")) -> DeliveryPage:
-    rows = service.list_deliveries(session, account.id, status=status,
-                                   after_id=_cursor(cursor), limit=check_limit(limit))
+def list_(
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+) -> DeliveryPage:
+    rows = service.list_deliveries(
+        session, account.id, status=status, after_id=_cursor(cursor), limit=check_limit(limit)
+    )
     items = [service.delivery_out(session, d, with_progress=False) for d in rows]
     next_cursor = encode_cursor(rows[-1].id) if len(rows) == limit else None
     return DeliveryPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryOut)
-def get(delivery_id: int, account: Account = Depends(current_account),
-        session: Session = Depends(db_session, scope="function")) -> DeliveryOut:
+def get(
+    delivery_id: int,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+) -> DeliveryOut:
     """A delivery with its progress: recipients by outcome, requests by status."""
     return service.delivery_out(session, service.get_delivery(session, account.id, delivery_id))
 
 
 @router.delete("/deliveries/{delivery_id}", status_code=204)
-def delete(delivery_id: int, account: Account = Depends(current_account),
-           session: Session = Depends(db_session, scope="function")) -> Response:
+def delete(
+    delivery_id: int,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
     service.delete_delivery(session, service.get_delivery(session, account.id, delivery_id))
     return Response(status_code=204)
 
 
 @router.post("/deliveries/{delivery_id}/list", response_model=ListUploadOut)
-def add_to_list(delivery_id: int, body: ListUpload,
-                account: Account = Depends(current_account),
-                session: Session = Depends(db_session, scope="function")) -> ListUploadOut:
+def add_to_list(
+    delivery_id: int,
+    body: ListUpload,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+) -> ListUploadOut:
     """Add LINE user IDs or member IDs to a draft's uploaded list (in several calls if big)."""
     if (body.line_user_ids is None) == (body.member_ids is None):
         raise ApiError(422, "invalid", "give line_user_ids or member_ids", "line_user_ids")
@@ -73,72 +98,103 @@ def add_to_list(delivery_id: int, body: ListUpload,
 
 
 @router.post("/deliveries/{delivery_id}/validate", response_model=ValidationOut)
-def validate(delivery_id: int, account: Account = Depends(current_account),
-             session: Session = Depends(db_session, scope="function"),
-             state: AppState = Depends(app_state)) -> ValidationOut:
+def validate(
+    delivery_id: int,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+    state: AppState = Depends(app_state),
+) -> ValidationOut:
     """Every problem with the messages (enishi's checks, then LINE's validate endpoint),
     the audience size now and the month's quota."""
     delivery = service.get_delivery(session, account.id, delivery_id)
     problems, count, usage = scheduler.validate(state, session, delivery, account)
-    return ValidationOut(valid=not problems, audience_count=count,
-                         errors=[Problem(field=f, message=m) for f, m in problems],
-                         quota=QuotaOut(**usage.as_dict()))
+    return ValidationOut(
+        valid=not problems,
+        audience_count=count,
+        errors=[Problem(field=f, message=m) for f, m in problems],
+        quota=QuotaOut(**usage.as_dict()),
+    )
 
 
 @router.post("/deliveries/{delivery_id}/schedule", response_model=DeliveryOut)
-def schedule(delivery_id: int, body: ScheduleIn | None = None,
-             account: Account = Depends(current_account),
-             session: Session = Depends(db_session, scope="function"),
-             state: AppState = Depends(app_state)) -> DeliveryOut:
+def schedule(
+    delivery_id: int,
+    body: ScheduleIn | None = None,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+    state: AppState = Depends(app_state),
+) -> DeliveryOut:
     """Validate and schedule: now, at `send_at`, or spread until `spread_until`."""
     delivery = service.get_delivery(session, account.id, delivery_id, lock=True)
     body = body or ScheduleIn()
-    scheduler.schedule(state, session, delivery, account,
-                       send_at=body.send_at or delivery.send_at,
-                       spread_until=body.spread_until or delivery.spread_until)
+    scheduler.schedule(
+        state,
+        session,
+        delivery,
+        account,
+        send_at=body.send_at or delivery.send_at,
+        spread_until=body.spread_until or delivery.spread_until,
+    )
     return service.delivery_out(session, delivery, with_progress=False)
 
 
 @router.post("/deliveries/{delivery_id}/pause", response_model=DeliveryOut)
-def pause(delivery_id: int, account: Account = Depends(current_account),
-          session: Session = Depends(db_session, scope="function")) -> DeliveryOut:
+def pause(
+    delivery_id: int,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+) -> DeliveryOut:
     delivery = service.get_delivery(session, account.id, delivery_id, lock=True)
     scheduler.pause(session, delivery)
     return service.delivery_out(session, delivery)
 
 
 @router.post("/deliveries/{delivery_id}/resume", response_model=DeliveryOut)
-def resume(delivery_id: int, account: Account = Depends(current_account),
-           session: Session = Depends(db_session, scope="function")) -> DeliveryOut:
+def resume(
+    delivery_id: int,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+) -> DeliveryOut:
     delivery = service.get_delivery(session, account.id, delivery_id, lock=True)
     scheduler.resume(session, delivery)
     return service.delivery_out(session, delivery)
 
 
 @router.post("/deliveries/{delivery_id}/cancel", response_model=DeliveryOut)
-def cancel(delivery_id: int, account: Account = Depends(current_account),
-           session: Session = Depends(db_session, scope="function")) -> DeliveryOut:
+def cancel(
+    delivery_id: int,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+) -> DeliveryOut:
     delivery = service.get_delivery(session, account.id, delivery_id, lock=True)
     scheduler.cancel(session, delivery)
     return service.delivery_out(session, delivery)
 
 
 @router.get("/deliveries/{delivery_id}/recipients", response_model=RecipientPage)
-def recipients(delivery_id: int, status: str | None = None, cursor: str | None = None,
-               limit: int = Query(100), account: Account = Depends(current_account),
-               session: Session = Depends(db_session, scope="function")) -> RecipientPage:
+def recipients(
+    delivery_id: int,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = Query(100),
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+) -> RecipientPage:
     """Each friend of the delivery: arm (or holdout), outcome, sent time, LINE request id."""
     delivery = service.get_delivery(session, account.id, delivery_id)
-    rows = service.recipients(session, delivery, status=status, after_id=_cursor(cursor),
-                              limit=check_limit(limit))
+    rows = service.recipients(
+        session, delivery, status=status, after_id=_cursor(cursor), limit=check_limit(limit)
+    )
     next_cursor = encode_cursor(rows[-1][0]) if len(rows) == limit else None
     return RecipientPage(items=[r for _, r in rows], next_cursor=next_cursor)
 
 
 @router.get("/quota", response_model=QuotaOut, tags=["quota"])
-def get_quota(account: Account = Depends(current_account),
-              session: Session = Depends(db_session, scope="function"),
-              state: AppState = Depends(app_state)) -> QuotaOut:
+def get_quota(
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+    state: AppState = Depends(app_state),
+) -> QuotaOut:
     """This month's message quota: LINE's figures, the account's plan, what enishi sent,
     what running deliveries still hold, what remains (今月の配信数)."""
     usage = quota.usage(session, account, state.line_for(account).messaging)

@@ -36,12 +36,14 @@ def draw(seed: int, friend_id: int, salt: int) -> float:
 class Assigner:
     """Assigns friends for one delivery (its seed, holdout share and arms)."""
 
-    def __init__(self, seed: int, holdout_share: float, arm_names: Sequence[str],
-                 arm_shares: Sequence[float]) -> None:
+    def __init__(
+        self, seed: int, holdout_share: float, arm_names: Sequence[str], arm_shares: Sequence[float]
+    ) -> None:
         self.seed, self.holdout_share = seed, holdout_share
         self.arm_names = list(arm_names)
         self._holdout, self._arm, self._quota = (
-            _mix((seed & _MASK) ^ salt) for salt in (HOLDOUT_SALT, ARM_SALT, QUOTA_SALT))
+            _mix((seed & _MASK) ^ salt) for salt in (HOLDOUT_SALT, ARM_SALT, QUOTA_SALT)
+        )
         total = sum(arm_shares)
         self.trivial = holdout_share <= 0 and len(self.arm_names) == 1
         running, self._bounds = 0.0, []

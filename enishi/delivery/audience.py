@@ -46,8 +46,13 @@ def check_audience(session: Session, account_id: int, raw: Any) -> tuple[dict, P
         return {"type": "list", "id_type": id_type, "uploaded": 0, "matched": 0}, []
     friend = _one_friend(session, account_id, raw)
     if friend is None:
-        return {}, [("audience.line_user_id", "no friend of this account with that LINE user "
-                     "ID (a test send goes to a friend who follows the account)")]
+        return {}, [
+            (
+                "audience.line_user_id",
+                "no friend of this account with that LINE user "
+                "ID (a test send goes to a friend who follows the account)",
+            )
+        ]
     out = {"type": "friend", "friend_id": friend.id, "line_user_id": friend.line_user_id}
     if raw.get("arm") is not None:
         out["arm"] = raw["arm"]
@@ -61,8 +66,9 @@ def _one_friend(session: Session, account_id: int, raw: dict) -> Friend | None:
     user_id = raw.get("line_user_id")
     if not isinstance(user_id, str):
         return None
-    return session.scalar(select(Friend).where(Friend.account_id == account_id,
-                                               Friend.line_user_id == user_id))
+    return session.scalar(
+        select(Friend).where(Friend.account_id == account_id, Friend.line_user_id == user_id)
+    )
 
 
 def add_list(session: Session, delivery: Delivery, id_type: str, ids: list[Any]) -> dict:
@@ -76,27 +82,46 @@ def add_list(session: Session, delivery: Delivery, id_type: str, ids: list[Any])
     if id_type == "line_user_id":
         bad = [i for i in wanted if not LINE_USER_ID.match(i)]
         if bad:
-            raise ApiError(422, "invalid", f"not a LINE user ID (U + 32 hex): {bad[0]!r}",
-                           "line_user_ids")
+            raise ApiError(
+                422, "invalid", f"not a LINE user ID (U + 32 hex): {bad[0]!r}", "line_user_ids"
+            )
     column = Friend.line_user_id if id_type == "line_user_id" else Friend.member_id
     found: dict[str, int] = {}
     for start in range(0, len(wanted), 1000):
-        part = wanted[start:start + 1000]
-        found.update(session.execute(select(column, Friend.id).where(
-            Friend.account_id == delivery.account_id, column.in_(part))).all())
+        part = wanted[start : start + 1000]
+        found.update(
+            session.execute(
+                select(column, Friend.id).where(
+                    Friend.account_id == delivery.account_id, column.in_(part)
+                )
+            ).all()
+        )
     conn = session.connection()
     rows = [{"delivery_id": delivery.id, "friend_id": fid} for fid in found.values()]
     for start in range(0, len(rows), 5000):
-        insert_ignore(conn, DeliveryListMember.__table__, rows[start:start + 5000],
-                      ["delivery_id", "friend_id"])
+        insert_ignore(
+            conn,
+            DeliveryListMember.__table__,
+            rows[start : start + 5000],
+            ["delivery_id", "friend_id"],
+        )
     unmatched = [i for i in wanted if i not in found]
-    matched = session.scalar(select(func.count()).where(
-        DeliveryListMember.delivery_id == delivery.id)) or 0
-    delivery.audience = {**delivery.audience, "id_type": id_type,
-                         "uploaded": int(delivery.audience.get("uploaded", 0)) + len(wanted),
-                         "matched": matched}
-    return {"uploaded": len(wanted), "matched": len(found), "unmatched": len(unmatched),
-            "unmatched_sample": unmatched[:20]}
+    matched = (
+        session.scalar(select(func.count()).where(DeliveryListMember.delivery_id == delivery.id))
+        or 0
+    )
+    delivery.audience = {
+        **delivery.audience,
+        "id_type": id_type,
+        "uploaded": int(delivery.audience.get("uploaded", 0)) + len(wanted),
+        "matched": matched,
+    }
+    return {
+        "uploaded": len(wanted),
+        "matched": len(found),
+        "unmatched": len(unmatched),
+        "unmatched_sample": unmatched[:20],
+    }
 
 
 def audience_filter(session: Session, delivery: Delivery, now: datetime) -> ColumnElement[bool]:
@@ -114,18 +139,21 @@ def audience_filter(session: Session, delivery: Delivery, now: datetime) -> Colu
         return audience_clause(session, delivery.account_id, segment.definition, now=now)
     if kind == "list":
         members = select(DeliveryListMember.friend_id).where(
-            DeliveryListMember.delivery_id == delivery.id)
+            DeliveryListMember.delivery_id == delivery.id
+        )
         return base & Friend.id.in_(members.scalar_subquery())
     if kind == "friend":
         return base & (Friend.id == audience.get("friend_id"))
     raise ApiError(409, "invalid", f"unknown audience type {kind!r}")
 
 
-def audience_select(session: Session, delivery: Delivery, now: datetime,
-                    *columns: Any) -> Select:
+def audience_select(session: Session, delivery: Delivery, now: datetime, *columns: Any) -> Select:
     """SELECT `columns` (default: friends.id) of the audience, in friend-id order."""
-    return (select(*(columns or (Friend.id,)))
-            .where(audience_filter(session, delivery, now)).order_by(Friend.id))
+    return (
+        select(*(columns or (Friend.id,)))
+        .where(audience_filter(session, delivery, now))
+        .order_by(Friend.id)
+    )
 
 
 def audience_count(session: Session, delivery: Delivery, now: datetime) -> int:

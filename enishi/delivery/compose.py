@@ -31,8 +31,20 @@ ARMS_MAX = 10
 ARM_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _VARIABLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _NAME = re.compile(r"^(display_name|member_id|attr\.[a-z0-9_]{1,64})$")
-URL_KEYS = frozenset({"uri", "linkUri", "desktop", "originalContentUrl", "previewImageUrl",
-                      "baseUrl", "thumbnailImageUrl", "imageUrl", "iconUrl", "url"})
+URL_KEYS = frozenset(
+    {
+        "uri",
+        "linkUri",
+        "desktop",
+        "originalContentUrl",
+        "previewImageUrl",
+        "baseUrl",
+        "thumbnailImageUrl",
+        "imageUrl",
+        "iconUrl",
+        "url",
+    }
+)
 SAMPLE = {"display_name": "山田 花子", "member_id": "M0000000001"}
 DEFAULT_SAMPLE = "サンプル"
 
@@ -78,8 +90,13 @@ def variables_in(obj: Any, path: str = "") -> tuple[list[Variable], Problems]:
         for match in _VARIABLE.finditer(obj):
             variable = parse_variable(match.group(1))
             if variable is None:
-                problems.append((path, f"unknown variable {match.group(0)!r}: use "
-                                 "{{display_name}}, {{member_id}} or {{attr.<key>}}"))
+                problems.append(
+                    (
+                        path,
+                        f"unknown variable {match.group(0)!r}: use "
+                        "{{display_name}}, {{member_id}} or {{attr.<key>}}",
+                    )
+                )
             else:
                 found.append(variable)
     elif isinstance(obj, dict):
@@ -139,10 +156,13 @@ class ArmTemplate:
 
     def sample(self) -> list[dict[str, Any]]:
         """Rendered with a plausible value for every variable (for validation)."""
-        return self.render(FriendContext(
-            display_name=SAMPLE["display_name"], member_id=SAMPLE["member_id"],
-            attrs={v.name[5:]: DEFAULT_SAMPLE for v in self.variables},
-        ))
+        return self.render(
+            FriendContext(
+                display_name=SAMPLE["display_name"],
+                member_id=SAMPLE["member_id"],
+                attrs={v.name[5:]: DEFAULT_SAMPLE for v in self.variables},
+            )
+        )
 
 
 # --- arms ------------------------------------------------------------------------------------
@@ -163,8 +183,9 @@ def normalize_arms(arms: Any) -> tuple[list[dict[str, Any]], Problems]:
             continue
         name = arm.get("name") or chr(ord("A") + i)
         if not isinstance(name, str) or not ARM_NAME.match(name) or name == HOLDOUT_ARM:
-            problems.append((f"{here}.name", "must be 1-64 letters, digits, _ or - "
-                             "(and not 'holdout')"))
+            problems.append(
+                (f"{here}.name", "must be 1-64 letters, digits, _ or - (and not 'holdout')")
+            )
         elif name in names:
             problems.append((f"{here}.name", f"arm name {name!r} is used twice"))
         names.add(name)
@@ -181,12 +202,14 @@ def normalize_arms(arms: Any) -> tuple[list[dict[str, Any]], Problems]:
     return out, problems
 
 
-def check_arms(session: Session, account_id: int, arms: list[dict[str, Any]],
-               track_links: str) -> Problems:
+def check_arms(
+    session: Session, account_id: int, arms: list[dict[str, Any]], track_links: str
+) -> Problems:
     """Local checks of every arm: LINE's limits (on a sample rendering) and variables."""
     problems: Problems = []
-    defined = set(session.scalars(select(AttributeDef.key)
-                                  .where(AttributeDef.account_id == account_id)))
+    defined = set(
+        session.scalars(select(AttributeDef.key).where(AttributeDef.account_id == account_id))
+    )
     for i, arm in enumerate(arms):
         here = f"arms[{i}].messages"
         messages = arm.get("messages")
@@ -205,8 +228,13 @@ def check_arms(session: Session, account_id: int, arms: list[dict[str, Any]],
             continue
         problems += validate_messages(ArmTemplate(messages).sample(), here)
         if track_links == "delivery" and _variables_in_urls(messages):
-            problems.append((here, "URLs with variables need per-friend link tracking "
-                             "(track_links=friend) or none (off)"))
+            problems.append(
+                (
+                    here,
+                    "URLs with variables need per-friend link tracking "
+                    "(track_links=friend) or none (off)",
+                )
+            )
     return sorted(set(problems), key=problems.index)
 
 
@@ -232,8 +260,9 @@ def validate_with_line(messaging, arms: list[dict[str, Any]]) -> Problems:
         except (ValueError, TypeError) as error:
             problems.append((f"{here}.messages", f"not a LINE message object: {error}"[:300]))
             continue
-        validate = messaging.validate_push if template.personalized else \
-            messaging.validate_multicast
+        validate = (
+            messaging.validate_push if template.personalized else messaging.validate_multicast
+        )
         for attempt in (1, 2):  # once more after a network or server error
             try:
                 validate(request)
@@ -245,8 +274,13 @@ def validate_with_line(messaging, arms: list[dict[str, Any]]) -> Problems:
                 break
             except Exception as error:  # unreachable: say so, do not pretend it is valid
                 if attempt == 2:
-                    problems.append((here, "LINE's validate endpoint could not be reached: "
-                                     f"{type(error).__name__}"))
+                    problems.append(
+                        (
+                            here,
+                            "LINE's validate endpoint could not be reached: "
+                            f"{type(error).__name__}",
+                        )
+                    )
     return problems
 
 
@@ -259,5 +293,7 @@ def _line_problems(error: ApiException, here: str) -> Problems:
     details = body.get("details") or []
     if not details:
         return [(f"{here}.messages", f"LINE: {message}")]
-    return [(f"{here}.{d.get('property') or 'messages'}", f"LINE: {d.get('message') or message}")
-            for d in details]
+    return [
+        (f"{here}.{d.get('property') or 'messages'}", f"LINE: {d.get('message') or message}")
+        for d in details
+    ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import threading
 import time
@@ -22,9 +23,9 @@ from sqlalchemy import select
 
 from enishi.accounts.models import Account
 from enishi.db.base import utcnow
-from enishi.deps import AppState
 from enishi.delivery.dispatcher import PATHS, Job, Outbox, Outcome, classify, engine_options
 from enishi.delivery.wire import LineWire, WireError
+from enishi.deps import AppState
 from enishi.line.ratelimit import LIMITS, TokenBucket
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ BURST_SECONDS = 0.5  # our bucket: half of LINE's (which holds one second's wort
 QUEUE_LOW, QUEUE_HIGH = 0.5, 1.0  # seconds of work queued per endpoint: refill below low
 SCOUT_INTERVAL = 0.25
 REFRESH_MAX = 0.5
+STATUS_EVERY = 0.1
 FLUSH_INTERVAL = 0.05
 IDLE_EXIT = 5.0
 MAX_IN_FLIGHT = 512
@@ -68,8 +70,9 @@ class Engine:
             return
         self._stopping.clear()
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True,
-                                        name="enishi-dispatch")
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), daemon=True, name="enishi-dispatch"
+        )
         self._thread.start()
         ready.wait(5)
 
@@ -83,10 +86,8 @@ class Engine:
         """Look for work now (e.g. a chunk was just planned)."""
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(self._wake_all)
-            except RuntimeError:  # the loop closed meanwhile
-                pass
 
     @property
     def busy(self) -> bool:
@@ -145,16 +146,13 @@ class Engine:
                     del tasks[account_id]
                     self._lanes.pop(account_id, None)
                     if not task.cancelled() and task.exception() is not None:
-                        log.error("dispatch lane %s failed", account_id,
-                                  exc_info=task.exception())
+                        log.error("dispatch lane %s failed", account_id, exc_info=task.exception())
             if tasks or self._pending:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > IDLE_EXIT:
                 break
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), SCOUT_INTERVAL)
-            except TimeoutError:
-                pass
             self._wake.clear()
         for lane in self._lanes.values():
             lane.stopping = True
@@ -196,8 +194,10 @@ class Lane:
     def __init__(self, engine: Engine, account_id: int) -> None:
         self.engine, self.account_id = engine, account_id
         self.rates = {kind: LIMITS[kind] * engine.scale for kind in KINDS}
-        self.buckets = {kind: TokenBucket(rate, max(1.0, rate * BURST_SECONDS))
-                        for kind, rate in self.rates.items()}
+        self.buckets = {
+            kind: TokenBucket(rate, max(1.0, rate * BURST_SECONDS))
+            for kind, rate in self.rates.items()
+        }
         self.queues: dict[str, collections.deque[Job]] = {k: collections.deque() for k in KINDS}
         self.kicks = {kind: asyncio.Event() for kind in KINDS}
         self.wake = asyncio.Event()
@@ -215,16 +215,13 @@ class Lane:
     async def run(self) -> None:
         engine = self.engine
         token = await asyncio.to_thread(self._token)
-        self.wire = LineWire(engine.settings.line_api_base, token, timeout=engine.timeout,
-                             max_connections=MAX_IN_FLIGHT)
+        self.wire = LineWire(engine.settings.line_api_base, token, timeout=engine.timeout)
         pumps = [asyncio.create_task(self._pump(kind)) for kind in KINDS]
-        log.warning("DEBUG lane start %s %s", self.account_id, time.monotonic())
         last_reclaim = 0.0
         keep = engine.channel_lease.total_seconds() * 2 / 3
         try:
             while not self.stopping:
-                held, active = await asyncio.to_thread(engine.outbox.hold_channel,
-                                                       self.account_id)
+                held, active = await asyncio.to_thread(engine.outbox.hold_channel, self.account_id)
                 now = time.monotonic()
                 self.held_until = now + keep if held else 0.0
                 self.active = set(active)
@@ -237,7 +234,10 @@ class Lane:
                 if now - last_reclaim > engine.lease.total_seconds() / 3:
                     await asyncio.to_thread(engine.outbox.reclaim_expired, self.account_id)
                     last_reclaim = now
-                await self._sleep(await self._refill())
+                # while sending, look at the deliveries' status every 0.1 s: a pause or a
+                # cancel stops this lane within that (and what was claimed is given back)
+                pause = await self._refill()
+                await self._sleep(min(pause, STATUS_EVERY) if self.busy else pause)
         finally:
             self.stopping = True
             for kick in self.kicks.values():
@@ -250,12 +250,14 @@ class Lane:
                 await asyncio.to_thread(engine.outbox.release_channel, self.account_id)
             except Exception:
                 log.warning("dispatch: could not release the channel lease", exc_info=True)
-            await self.wire.close()
+            if self.wire is not None:
+                await self.wire.close()
 
     def _token(self) -> str:
         with self.engine.sessions() as session:
-            sealed = session.scalar(select(Account.access_token_sealed)
-                                    .where(Account.id == self.account_id))
+            sealed = session.scalar(
+                select(Account.access_token_sealed).where(Account.id == self.account_id)
+            )
         return self.engine.box.open(sealed)
 
     async def _refill(self) -> float:
@@ -266,7 +268,8 @@ class Lane:
             if len(queue) < rate * QUEUE_LOW and self.active:
                 want = max(1, min(2000, int(rate * QUEUE_HIGH) - len(queue)))
                 jobs, upcoming = await asyncio.to_thread(
-                    self.engine.outbox.claim, self.account_id, kind, sorted(self.active), want)
+                    self.engine.outbox.claim, self.account_id, kind, sorted(self.active), want
+                )
                 if jobs:
                     queue.extend(jobs)
                     self.kicks[kind].set()
@@ -278,10 +281,8 @@ class Lane:
         return sleep_for
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), seconds)
-        except TimeoutError:
-            pass
         self.wake.clear()
 
     def _may_send(self, job: Job) -> bool:
@@ -304,10 +305,8 @@ class Lane:
         while not self.stopping:
             if not queue:
                 kick.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(kick.wait(), 0.2)
-                except TimeoutError:
-                    pass
                 continue
             await self.slots.acquire()
             job = queue[0]
@@ -338,15 +337,15 @@ class Lane:
                 status = None
             if status == 429 and outcome.action == "retry":  # LINE's bucket is dry: let it fill
                 self.engine.rate_limited += 1
-                log.warning("DEBUG 429 %s %s", job.id, time.monotonic())
                 bucket.reserve(bucket.capacity)
             if outcome.action == "pause":
                 self.active.discard(job.delivery_id)
             self.engine.add(outcome)
         except Exception as error:  # never lose a claimed request: give it back
             log.exception("dispatch: sending request %s failed", job.id)
-            self.engine.add(Outcome(job, "retry", utcnow(), error=repr(error)[:500],
-                                    retry_at=utcnow()))
+            self.engine.add(
+                Outcome(job, "retry", utcnow(), error=repr(error)[:500], retry_at=utcnow())
+            )
         finally:
             self.in_flight -= 1
             self.slots.release()

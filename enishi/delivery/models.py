@@ -22,7 +22,13 @@ from enishi.db.base import Base, BigId, Json, UTCDateTime, utcnow
 # recipient status: queued -> sent | failed | cancelled; held_out; skipped (quota)
 # request status: pending -> sending -> sent | failed; pending -> cancelled
 DRAFT, SCHEDULED, SENDING, PAUSED, DONE, CANCELLED, FAILED = (
-    "draft", "scheduled", "sending", "paused", "done", "cancelled", "failed"
+    "draft",
+    "scheduled",
+    "sending",
+    "paused",
+    "done",
+    "cancelled",
+    "failed",
 )
 QUEUED, SENT, HELD_OUT, SKIPPED = "queued", "sent", "held_out", "skipped"
 PENDING = "pending"

@@ -22,21 +22,30 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, nulls_first, or_, select, update
+from sqlalchemy import nulls_first, or_, select, update
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
 from enishi.db.base import utcnow
-from enishi.deps import AppState
 from enishi.delivery import quota
 from enishi.delivery.assignment import Assigner
 from enishi.delivery.audience import audience_count, audience_select
+from enishi.delivery.bulk import bulk_insert_recipients, fetch_tuples, insert_requests
 from enishi.delivery.compose import ArmTemplate, FriendContext
 from enishi.delivery.models import (
-    CANCELLED, FAILED, HELD_OUT, HOLDOUT_ARM, PAUSED, QUEUED, SCHEDULED, SENDING, SKIPPED,
-    Delivery, DeliveryRequest,
+    CANCELLED,
+    FAILED,
+    HELD_OUT,
+    HOLDOUT_ARM,
+    PAUSED,
+    QUEUED,
+    SCHEDULED,
+    SENDING,
+    SKIPPED,
+    Delivery,
 )
 from enishi.delivery.runtime import holder_id
+from enishi.deps import AppState
 from enishi.friends.models import AttributeDef, Friend, FriendAttribute
 from enishi.kit.errors import ApiError
 from enishi.tracking.rewrite import rewrite_message_urls
@@ -74,20 +83,28 @@ def _claim(state: AppState, holder: str) -> int | None:
     now = utcnow()
     due = or_(
         (Delivery.status == SCHEDULED) & (or_(Delivery.send_at.is_(None), Delivery.send_at <= now)),
-        Delivery.status.in_((SENDING, PAUSED, CANCELLED)) & Delivery.planned_at.is_(None)
+        Delivery.status.in_((SENDING, PAUSED, CANCELLED))
+        & Delivery.planned_at.is_(None)
         & Delivery.started_at.is_not(None),
     )
-    free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now,
-               Delivery.lease_holder == holder)
+    free = or_(
+        Delivery.lease_until.is_(None), Delivery.lease_until < now, Delivery.lease_holder == holder
+    )
     with state.sessions.begin() as session:
         found = session.scalar(
-            select(Delivery.id).where(due, free)
-            .order_by(nulls_first(Delivery.lease_until.asc()), Delivery.id).limit(1)
-            .with_for_update(skip_locked=True))
+            select(Delivery.id)
+            .where(due, free)
+            .order_by(nulls_first(Delivery.lease_until.asc()), Delivery.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
         if found is None:
             return None
-        session.execute(update(Delivery).where(Delivery.id == found)
-                        .values(lease_holder=holder, lease_until=now + PLAN_LEASE))
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == found)
+            .values(lease_holder=holder, lease_until=now + PLAN_LEASE)
+        )
     return found
 
 
@@ -99,9 +116,15 @@ def start_delivery(state: AppState, delivery_id: int, holder: str) -> None:
         delivery = session.get(Delivery, delivery_id)
         account = session.get(Account, delivery.account_id)
         assert delivery is not None and account is not None
-        values: dict[str, Any] = {"started_at": now, "plan_cursor": 0, "planned_sends": 0, "held_out_count": 0,
-                                  "skipped_count": 0, "request_seq": 0,
-                                  "lease_until": now + PLAN_LEASE}
+        values: dict[str, Any] = {
+            "started_at": now,
+            "plan_cursor": 0,
+            "planned_sends": 0,
+            "held_out_count": 0,
+            "skipped_count": 0,
+            "request_seq": 0,
+            "lease_until": now + PLAN_LEASE,
+        }
         try:
             values.update(_sizing(state, session, delivery, account, now))
             values["status"] = SENDING
@@ -109,14 +132,21 @@ def start_delivery(state: AppState, delivery_id: int, holder: str) -> None:
             values.update(status=FAILED, error=error.message, finished_at=now)
     with state.sessions.begin() as session:
         result = session.execute(
-            update(Delivery).where(Delivery.id == delivery_id, Delivery.status == SCHEDULED,
-                                   Delivery.lease_holder == holder).values(**values))
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id,
+                Delivery.status == SCHEDULED,
+                Delivery.lease_holder == holder,
+            )
+            .values(**values)
+        )
         if result.rowcount != 1:
             raise PlanConflict
 
 
-def _sizing(state: AppState, session: Session, delivery: Delivery, account: Account,
-            now: datetime) -> dict[str, Any]:
+def _sizing(
+    state: AppState, session: Session, delivery: Delivery, account: Account, now: datetime
+) -> dict[str, Any]:
     """audience_count, expected_sends/_requests and the quota decision for a delivery."""
     count = audience_count(session, delivery, now)
     assigner = assigner_for(delivery)
@@ -124,10 +154,18 @@ def _sizing(state: AppState, session: Session, delivery: Delivery, account: Acco
     holdout = 0.0 if friend_test else delivery.holdout_share
     sends = round(count * (1 - holdout))
     ids: list[int] | None = None
-    out: dict[str, Any] = {"audience_count": count, "quota_allowed": None,
-                           "quota_cutoff": None}
-    usage = quota.usage(session, account, state.line_for(account).messaging, now=now,
-                        exclude_delivery_id=delivery.id) if count else None
+    out: dict[str, Any] = {"audience_count": count, "quota_allowed": None, "quota_cutoff": None}
+    usage = (
+        quota.usage(
+            session,
+            account,
+            state.line_for(account).messaging,
+            now=now,
+            exclude_delivery_id=delivery.id,
+        )
+        if count
+        else None
+    )
     remaining = usage.remaining if usage is not None else None
     if remaining is not None and holdout > 0 and sends > 0.9 * remaining:
         ids = list(session.scalars(audience_select(session, delivery, now)))
@@ -144,7 +182,9 @@ def _sizing(state: AppState, session: Session, delivery: Delivery, account: Acco
     requests = 0
     for arm in delivery.arms:  # an estimate (links are found when planning): for spreading
         template = ArmTemplate(arm["messages"])
-        links = delivery.track_links == "friend" and "http" in orjson.dumps(arm["messages"]).decode()
+        links = (
+            delivery.track_links == "friend" and "http" in orjson.dumps(arm["messages"]).decode()
+        )
         arm_sends = sends * arm["share"]
         shared = not template.personalized and not links
         requests += math.ceil(arm_sends / MULTICAST_MAX) if shared else math.ceil(arm_sends)
@@ -154,8 +194,12 @@ def _sizing(state: AppState, session: Session, delivery: Delivery, account: Acco
 
 def assigner_for(delivery: Delivery) -> Assigner:
     holdout = 0.0 if delivery.audience.get("type") == "friend" else delivery.holdout_share
-    return Assigner(delivery.seed, holdout, [a["name"] for a in delivery.arms],
-                    [a["share"] for a in delivery.arms])
+    return Assigner(
+        delivery.seed,
+        holdout,
+        [a["name"] for a in delivery.arms],
+        [a["share"] for a in delivery.arms],
+    )
 
 
 # --- chunks ----------------------------------------------------------------------------------
@@ -174,8 +218,9 @@ def _arms(session: Session, delivery: Delivery, settings) -> dict[str, _Arm]:
         sample = template.sample() if template.personalized else template.render(FriendContext())
         tracked = sample
         if delivery.track_links != "off":
-            tracked = rewrite_message_urls(session, delivery.account_id, sample,
-                                           delivery_id=delivery.id, settings=settings)
+            tracked = rewrite_message_urls(
+                session, delivery.account_id, sample, delivery_id=delivery.id, settings=settings
+            )
         has_links = tracked != sample
         links = None if not has_links else delivery.track_links == "friend"
         shared = None
@@ -204,7 +249,7 @@ def plan_chunk(state: AppState, delivery_id: int, holder: str) -> int:
         columns = [Friend.id, Friend.line_user_id, Friend.display_name, Friend.member_id]
         cursor = delivery.plan_cursor or 0
         query = audience_select(session, delivery, delivery.started_at, *columns)
-        rows = _fetch(session, query.where(Friend.id > cursor).limit(size))
+        rows = fetch_tuples(session, query.where(Friend.id > cursor).limit(size))
         last = len(rows) < size
         shared = {a.name for a in arms.values() if a.shared_messages is not None}
         plan = _assign(delivery, rows, last, shared)
@@ -212,29 +257,26 @@ def plan_chunk(state: AppState, delivery_id: int, holder: str) -> int:
             attrs = _attributes(session, delivery.account_id, arms, plan)
             _write(session, delivery, arms, plan, attrs, state.settings)
         result = session.execute(
-            update(Delivery).where(Delivery.id == delivery_id, Delivery.lease_holder == holder,
-                                   Delivery.plan_cursor == delivery.plan_cursor)
-            .values(plan_cursor=plan.cursor if plan.rows else cursor,
-                    planned_sends=Delivery.planned_sends + plan.sends,
-                    held_out_count=Delivery.held_out_count + plan.count(HELD_OUT),
-                    skipped_count=Delivery.skipped_count + plan.count(SKIPPED),
-                    request_seq=Delivery.request_seq + plan.requests,
-                    planned_at=now if last else None,
-                    lease_until=now + PLAN_LEASE)
-            .execution_options(synchronize_session=False))
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id,
+                Delivery.lease_holder == holder,
+                Delivery.plan_cursor == delivery.plan_cursor,
+            )
+            .values(
+                plan_cursor=plan.cursor if plan.rows else cursor,
+                planned_sends=Delivery.planned_sends + plan.sends,
+                held_out_count=Delivery.held_out_count + plan.count(HELD_OUT),
+                skipped_count=Delivery.skipped_count + plan.count(SKIPPED),
+                request_seq=Delivery.request_seq + plan.requests,
+                planned_at=now if last else None,
+                lease_until=now + PLAN_LEASE,
+            )
+            .execution_options(synchronize_session=False)
+        )
         if result.rowcount != 1:
             raise PlanConflict
         return max(1, len(plan.rows))
-
-
-def _fetch(session: Session, query) -> list[tuple]:
-    """Plain tuples straight from the driver: SQLAlchemy's Row objects cost more than the
-    query itself for 20,000 rows (the columns here need no result processing)."""
-    result = session.connection().execute(query)
-    try:
-        return result.cursor.fetchall()
-    finally:
-        result.close()
 
 
 @dataclass
@@ -275,8 +317,9 @@ def _assign(delivery: Delivery, rows: list[Any], last: bool, shared: set[str]) -
         status = QUEUED
         if arm == HOLDOUT_ARM:
             status = HELD_OUT
-        elif allowed is not None and (sends >= allowed or (cutoff is not None
-                                                           and draw(friend_id) >= cutoff)):
+        elif allowed is not None and (
+            sends >= allowed or (cutoff is not None and draw(friend_id) >= cutoff)
+        ):
             status = SKIPPED
         if status == QUEUED:
             sends += 1
@@ -295,8 +338,11 @@ def _cut_partial_multicasts(plan: _Plan, shared: set[str]) -> None:
     rows = plan.rows
     while rows:
         counts: dict[str, int] = defaultdict(int)
-        if len(rows) == len(plan.rows) and len(set(plan.arm_of.values())) == 1 \
-                and plan.count(QUEUED) == len(rows):
+        if (
+            len(rows) == len(plan.rows)
+            and len(set(plan.arm_of.values())) == 1
+            and plan.count(QUEUED) == len(rows)
+        ):
             counts[rows[0] and plan.arm_of[rows[0][0]]] = len(rows)  # everyone, one arm
         else:
             for row in rows:
@@ -321,8 +367,9 @@ def _cut_partial_multicasts(plan: _Plan, shared: set[str]) -> None:
         plan.rows, plan.cursor = rows, rows[-1][0]
 
 
-def _attributes(session: Session, account_id: int, arms: dict[str, _Arm],
-                plan: _Plan) -> dict[int, dict[str, Any]]:
+def _attributes(
+    session: Session, account_id: int, arms: dict[str, _Arm], plan: _Plan
+) -> dict[int, dict[str, Any]]:
     keys = sorted({k for a in arms.values() for k in a.template.attr_keys})
     if not keys:
         return {}
@@ -330,20 +377,36 @@ def _attributes(session: Session, account_id: int, arms: dict[str, _Arm],
     out: dict[int, dict[str, Any]] = defaultdict(dict)
     for start in range(0, len(ids), 1000):
         rows = session.execute(
-            select(FriendAttribute.friend_id, AttributeDef.key, AttributeDef.type,
-                   FriendAttribute.value_text, FriendAttribute.value_number,
-                   FriendAttribute.value_date)
+            select(
+                FriendAttribute.friend_id,
+                AttributeDef.key,
+                AttributeDef.type,
+                FriendAttribute.value_text,
+                FriendAttribute.value_number,
+                FriendAttribute.value_date,
+            )
             .join(AttributeDef, AttributeDef.id == FriendAttribute.attribute_def_id)
-            .where(AttributeDef.account_id == account_id, AttributeDef.key.in_(keys),
-                   FriendAttribute.friend_id.in_(ids[start:start + 1000])))
+            .where(
+                AttributeDef.account_id == account_id,
+                AttributeDef.key.in_(keys),
+                FriendAttribute.friend_id.in_(ids[start : start + 1000]),
+            )
+        )
         for fid, key, kind, text, number, day in rows:
-            out[fid][key] = (number if kind == "number" else
-                             day.isoformat() if kind == "date" and day else text)
+            out[fid][key] = (
+                number if kind == "number" else day.isoformat() if kind == "date" and day else text
+            )
     return out
 
 
-def _write(session: Session, delivery: Delivery, arms: dict[str, _Arm], plan: _Plan,
-           attrs: dict[int, dict[str, Any]], settings) -> None:
+def _write(
+    session: Session,
+    delivery: Delivery,
+    arms: dict[str, _Arm],
+    plan: _Plan,
+    attrs: dict[int, dict[str, Any]],
+    settings,
+) -> None:
     """Insert this chunk's requests (retry keys included) and recipient rows."""
     start = delivery.started_at or utcnow()
     window = (delivery.spread_until - start).total_seconds() if delivery.spread_until else 0
@@ -356,13 +419,22 @@ def _write(session: Session, delivery: Delivery, arms: dict[str, _Arm], plan: _P
     def add(kind: str, to: Any, messages: list[dict], friends: list[int]) -> None:
         nonlocal seq
         offset = window * min(1.0, seq / expected) if window > 0 else 0.0
-        requests.append({
-            "delivery_id": delivery.id, "account_id": delivery.account_id, "kind": kind,
-            "retry_key": str(uuid.uuid4()), "payload": {"to": to, "messages": messages, **extra},
-            "recipient_count": len(friends), "friend_lo": min(friends),
-            "friend_hi": max(friends), "status": "pending",
-            "due_at": start + timedelta(seconds=offset), "attempts": 0, "recorded": False,
-        })
+        requests.append(
+            {
+                "delivery_id": delivery.id,
+                "account_id": delivery.account_id,
+                "kind": kind,
+                "retry_key": str(uuid.uuid4()),
+                "payload": {"to": to, "messages": messages, **extra},
+                "recipient_count": len(friends),
+                "friend_lo": min(friends),
+                "friend_hi": max(friends),
+                "status": "pending",
+                "due_at": start + timedelta(seconds=offset),
+                "attempts": 0,
+                "recorded": False,
+            }
+        )
         owners.append(friends)
         seq += 1
 
@@ -375,55 +447,40 @@ def _write(session: Session, delivery: Delivery, arms: dict[str, _Arm], plan: _P
         arm = arms[name]
         if arm.shared_messages is not None:
             for at in range(0, len(rows), MULTICAST_MAX):
-                part = rows[at:at + MULTICAST_MAX]
+                part = rows[at : at + MULTICAST_MAX]
                 add("multicast", [r[1] for r in part], arm.shared_messages, [r[0] for r in part])
             continue
         for row in rows:
             messages = arm.template.render(FriendContext(row[2], row[3], attrs.get(row[0], {})))
             if arm.per_friend_links is not None:
                 messages = rewrite_message_urls(
-                    session, delivery.account_id, messages, delivery_id=delivery.id,
-                    friend_id=row[0] if arm.per_friend_links else None, settings=settings)
+                    session,
+                    delivery.account_id,
+                    messages,
+                    delivery_id=delivery.id,
+                    friend_id=row[0] if arm.per_friend_links else None,
+                    settings=settings,
+                )
             add("push", row[1], messages, [row[0]])
     plan.requests = len(requests)
 
     delivery_id = delivery.id
     recipients: list[tuple] = []
     if requests:
-        table = DeliveryRequest.__table__
-        ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                              requests).scalars().all()
+        ids = insert_requests(session, requests)
         for request_id, friends in zip(ids, owners, strict=True):
             arm = arm_of[friends[0]]
             recipients += [(delivery_id, f, arm, QUEUED, request_id, None) for f in friends]
-    recipients += [(delivery_id, row[0], arm_of[row[0]], status_of[row[0]], None,
-                    "quota" if status_of[row[0]] == SKIPPED else None)
-                   for row in plan.rows if status_of[row[0]] != QUEUED]
+    recipients += [
+        (
+            delivery_id,
+            row[0],
+            arm_of[row[0]],
+            status_of[row[0]],
+            None,
+            "quota" if status_of[row[0]] == SKIPPED else None,
+        )
+        for row in plan.rows
+        if status_of[row[0]] != QUEUED
+    ]
     bulk_insert_recipients(session, recipients)
-
-
-RECIPIENT_COLUMNS = ("delivery_id", "friend_id", "arm", "status", "request_id", "error")
-
-
-def bulk_insert_recipients(session: Session, rows: list[tuple]) -> None:
-    """COPY on PostgreSQL (several times faster than INSERT for a million rows), one
-    executemany on SQLite. Values are ids, arm names ([A-Za-z0-9_-]), statuses and
-    "quota": nothing COPY's text format would need to escape."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        lines = "".join(
-            f"{d}\t{f}\t{arm}\t{status}\t{r if r is not None else NULL}\t{e or NULL}\n"
-            for d, f, arm, status, r, e in rows)
-        cursor = connection.connection.driver_connection.cursor()
-        columns = ", ".join(RECIPIENT_COLUMNS)
-        with cursor.copy(f"COPY delivery_recipients ({columns}) FROM STDIN") as copy:
-            copy.write(lines.encode())
-        return
-    connection.exec_driver_sql(
-        f"INSERT INTO delivery_recipients ({', '.join(RECIPIENT_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(RECIPIENT_COLUMNS))})", rows)
-
-
-NULL = "\\N"

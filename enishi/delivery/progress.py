@@ -15,12 +15,20 @@ from typing import Any
 from sqlalchemy import case, exists, func, or_, select, update
 
 from enishi.db.base import utcnow
-from enishi.deps import AppState
 from enishi.delivery.dispatcher import FAILED_REQUEST
 from enishi.delivery.models import (
-    CANCELLED, DONE, PAUSED, PENDING, QUEUED, SENDING, SENT, Delivery, DeliveryRecipient,
+    CANCELLED,
+    DONE,
+    PAUSED,
+    PENDING,
+    QUEUED,
+    SENDING,
+    SENT,
+    Delivery,
+    DeliveryRecipient,
     DeliveryRequest,
 )
+from enishi.deps import AppState
 
 BATCH_RECIPIENTS = 20_000
 TERMINAL = (SENT, FAILED_REQUEST, CANCELLED)
@@ -32,11 +40,18 @@ def record_outcomes(state: AppState) -> int:
     """Worker poller: record one batch of outcomes (or finish deliveries); work done."""
     now = utcnow()
     with state.sessions() as session:
-        candidates = list(session.scalars(
-            select(Delivery.id).where(Delivery.status.in_((SENDING, PAUSED, CANCELLED)),
-                                      Delivery.finished_at.is_(None),
-                                      Delivery.started_at.is_not(None))
-            .order_by(Delivery.id).limit(20)))
+        candidates = list(
+            session.scalars(
+                select(Delivery.id)
+                .where(
+                    Delivery.status.in_((SENDING, PAUSED, CANCELLED)),
+                    Delivery.finished_at.is_(None),
+                    Delivery.started_at.is_not(None),
+                )
+                .order_by(Delivery.id)
+                .limit(20)
+            )
+        )
     done = 0
     for delivery_id in candidates:
         done += _record_delivery(state, delivery_id, now)
@@ -52,38 +67,70 @@ def _record_delivery(state: AppState, delivery_id: int, now) -> int:
             return 0
         work = 0
         if delivery.status == CANCELLED:
-            work += session.execute(update(_R).where(
-                _R.c.delivery_id == delivery_id, _R.c.recorded.is_(False),
-                or_(_R.c.status == PENDING, (_R.c.status == SENDING) & (_R.c.lease_until < now)),
-            ).values(status=CANCELLED, claimed_by=None, lease_until=None)).rowcount
-        elif delivery.status == SENDING and session.scalar(select(exists().where(
-                _R.c.delivery_id == delivery_id, _R.c.recorded.is_(False),
-                _R.c.status.in_((PENDING, SENDING)), _R.c.due_at <= now))):
+            work += session.execute(
+                update(_R)
+                .where(
+                    _R.c.delivery_id == delivery_id,
+                    _R.c.recorded.is_(False),
+                    or_(
+                        _R.c.status == PENDING, (_R.c.status == SENDING) & (_R.c.lease_until < now)
+                    ),
+                )
+                .values(status=CANCELLED, claimed_by=None, lease_until=None)
+            ).rowcount
+        elif delivery.status == SENDING and session.scalar(
+            select(
+                exists().where(
+                    _R.c.delivery_id == delivery_id,
+                    _R.c.recorded.is_(False),
+                    _R.c.status.in_((PENDING, SENDING)),
+                    _R.c.due_at <= now,
+                )
+            )
+        ):
             return work  # busy sending: record later, off the hot path
         batch, total = [], 0
         for request_id, count in session.execute(
-                select(_R.c.id, _R.c.recipient_count).where(
-                    _R.c.delivery_id == delivery_id, _R.c.recorded.is_(False),
-                    _R.c.status.in_(TERMINAL)).order_by(_R.c.id).limit(2000)):
+            select(_R.c.id, _R.c.recipient_count)
+            .where(
+                _R.c.delivery_id == delivery_id, _R.c.recorded.is_(False), _R.c.status.in_(TERMINAL)
+            )
+            .order_by(_R.c.id)
+            .limit(2000)
+        ):
             batch.append(request_id)
             total += count
             if total >= BATCH_RECIPIENTS:
                 break
         if batch:
-            status = case((_R.c.status == SENT, SENT), (_R.c.status == FAILED_REQUEST, "failed"),
-                          else_=CANCELLED)
+            status = case(
+                (_R.c.status == SENT, SENT),
+                (_R.c.status == FAILED_REQUEST, "failed"),
+                else_=CANCELLED,
+            )
             session.execute(  # a request's friends lie in [friend_lo, friend_hi]: key range
-                update(_P).where(_R.c.id.in_(batch), _P.c.delivery_id == _R.c.delivery_id,
-                                 _P.c.friend_id >= _R.c.friend_lo,
-                                 _P.c.friend_id <= _R.c.friend_hi,
-                                 _P.c.request_id == _R.c.id, _P.c.status == QUEUED)
-                .values(status=status, sent_at=_R.c.sent_at,
-                        line_request_id=_R.c.line_request_id, error=_R.c.error))
+                update(_P)
+                .where(
+                    _R.c.id.in_(batch),
+                    _P.c.delivery_id == _R.c.delivery_id,
+                    _P.c.friend_id >= _R.c.friend_lo,
+                    _P.c.friend_id <= _R.c.friend_hi,
+                    _P.c.request_id == _R.c.id,
+                    _P.c.status == QUEUED,
+                )
+                .values(
+                    status=status,
+                    sent_at=_R.c.sent_at,
+                    line_request_id=_R.c.line_request_id,
+                    error=_R.c.error,
+                )
+            )
             session.execute(update(_R).where(_R.c.id.in_(batch)).values(recorded=True))
             return work + total
         finished = delivery.planned_at is not None or delivery.status == CANCELLED
-        open_requests = session.scalar(select(exists().where(
-            _R.c.delivery_id == delivery_id, _R.c.recorded.is_(False))))
+        open_requests = session.scalar(
+            select(exists().where(_R.c.delivery_id == delivery_id, _R.c.recorded.is_(False)))
+        )
         if finished and not open_requests:
             if delivery.status != CANCELLED:
                 delivery.status = DONE
@@ -98,14 +145,27 @@ def counts(session, delivery: Delivery) -> dict[str, Any]:
     requests by status; exact at any moment, read from the requests (every recipient of a
     request shares its outcome) and the delivery's planning counters, not from a million
     recipient rows."""
-    out = {QUEUED: 0, SENT: 0, "failed": 0, CANCELLED: 0,
-           "held_out": delivery.held_out_count or 0, "skipped": delivery.skipped_count or 0}
-    as_recipient = {PENDING: QUEUED, SENDING: QUEUED, SENT: SENT, FAILED_REQUEST: "failed",
-                    CANCELLED: CANCELLED}
+    out = {
+        QUEUED: 0,
+        SENT: 0,
+        "failed": 0,
+        CANCELLED: 0,
+        "held_out": delivery.held_out_count or 0,
+        "skipped": delivery.skipped_count or 0,
+    }
+    as_recipient = {
+        PENDING: QUEUED,
+        SENDING: QUEUED,
+        SENT: SENT,
+        FAILED_REQUEST: "failed",
+        CANCELLED: CANCELLED,
+    }
     requests: dict[str, int] = {}
     for status, n, people in session.execute(
-            select(_R.c.status, func.count(), func.coalesce(func.sum(_R.c.recipient_count), 0))
-            .where(_R.c.delivery_id == delivery.id).group_by(_R.c.status)):
+        select(_R.c.status, func.count(), func.coalesce(func.sum(_R.c.recipient_count), 0))
+        .where(_R.c.delivery_id == delivery.id)
+        .group_by(_R.c.status)
+    ):
         requests[status] = n
         out[as_recipient[status]] += int(people)
     out["targeted"] = sum(out.values())

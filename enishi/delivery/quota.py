@@ -60,24 +60,43 @@ def line_quota(messaging) -> tuple[str | None, int | None, int | None, str | Non
     return kind, quota.value if kind == "limited" else None, int(used or 0), None
 
 
-def usage(session: Session, account: Account, messaging, *, now: datetime | None = None,
-          exclude_delivery_id: int | None = None) -> QuotaUsage:
+def usage(
+    session: Session,
+    account: Account,
+    messaging,
+    *,
+    now: datetime | None = None,
+    exclude_delivery_id: int | None = None,
+) -> QuotaUsage:
     now = now or utcnow()
     start = month_start(now)
     line_type, line_limit, line_used, error = line_quota(messaging)
-    sent = session.scalar(
-        select(func.coalesce(func.sum(DeliveryRequest.recipient_count), 0)).where(
-            DeliveryRequest.account_id == account.id, DeliveryRequest.status == SENT,
-            DeliveryRequest.sent_at >= start)) or 0
+    sent = (
+        session.scalar(
+            select(func.coalesce(func.sum(DeliveryRequest.recipient_count), 0)).where(
+                DeliveryRequest.account_id == account.id,
+                DeliveryRequest.status == SENT,
+                DeliveryRequest.sent_at >= start,
+            )
+        )
+        or 0
+    )
     reserved = _reserved(session, account.id, exclude_delivery_id)
     limits = [x for x in (line_limit, account.monthly_quota) if x is not None]
     limit = min(limits) if limits else None
     used = max(int(sent), line_used or 0)
     remaining = None if limit is None else max(0, limit - used - reserved)
     return QuotaUsage(
-        month=now.astimezone(LINE_MONTH_ZONE).strftime("%Y-%m"), limit=limit, used=used,
-        reserved=reserved, remaining=remaining, line_type=line_type, line_limit=line_limit,
-        line_used=line_used, account_limit=account.monthly_quota, enishi_sent=int(sent),
+        month=now.astimezone(LINE_MONTH_ZONE).strftime("%Y-%m"),
+        limit=limit,
+        used=used,
+        reserved=reserved,
+        remaining=remaining,
+        line_type=line_type,
+        line_limit=line_limit,
+        line_used=line_used,
+        account_limit=account.monthly_quota,
+        enishi_sent=int(sent),
         line_error=error,
     )
 
@@ -85,9 +104,9 @@ def usage(session: Session, account: Account, messaging, *, now: datetime | None
 def _reserved(session: Session, account_id: int, exclude: int | None) -> int:
     """Recipients that running deliveries have planned but not sent, plus those they have
     yet to plan."""
-    active = select(Delivery.id, Delivery.expected_sends, Delivery.planned_sends,
-                    Delivery.planned_at).where(Delivery.account_id == account_id,
-                                               Delivery.status.in_((SENDING, PAUSED)))
+    active = select(
+        Delivery.id, Delivery.expected_sends, Delivery.planned_sends, Delivery.planned_at
+    ).where(Delivery.account_id == account_id, Delivery.status.in_((SENDING, PAUSED)))
     if exclude is not None:
         active = active.where(Delivery.id != exclude)
     rows = session.execute(active).all()
@@ -97,15 +116,20 @@ def _reserved(session: Session, account_id: int, exclude: int | None) -> int:
         select(func.coalesce(func.sum(DeliveryRequest.recipient_count), 0)).where(
             DeliveryRequest.delivery_id.in_([r.id for r in rows]),
             DeliveryRequest.recorded.is_(False),
-            DeliveryRequest.status.in_((PENDING, SENDING))))
-    unplanned = sum(max(0, (r.expected_sends or 0) - r.planned_sends)
-                    for r in rows if r.planned_at is None)
+            DeliveryRequest.status.in_((PENDING, SENDING)),
+        )
+    )
+    unplanned = sum(
+        max(0, (r.expected_sends or 0) - r.planned_sends) for r in rows if r.planned_at is None
+    )
     return int(waiting or 0) + unplanned
 
 
 def refusal(needed: int, quota: QuotaUsage) -> str:
-    return (f"今月の配信上限を超えます: この配信は{needed:,}通必要ですが、残りは"
-            f"{quota.remaining:,}通です / this delivery needs {needed:,} messages but only "
-            f"{quota.remaining:,} remain in {quota.month} (limit {quota.limit:,}, used "
-            f"{quota.used:,}, held by running deliveries {quota.reserved:,}); choose "
-            "quota_mode=partial to send to as many as the quota allows")
+    return (
+        f"今月の配信上限を超えます: この配信は{needed:,}通必要ですが、残りは"
+        f"{quota.remaining:,}通です / this delivery needs {needed:,} messages but only "
+        f"{quota.remaining:,} remain in {quota.month} (limit {quota.limit:,}, used "
+        f"{quota.used:,}, held by running deliveries {quota.reserved:,}); choose "
+        "quota_mode=partial to send to as many as the quota allows"
+    )

@@ -12,14 +12,21 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
 from enishi.db.base import utcnow
-from enishi.deps import AppState
 from enishi.delivery import quota
 from enishi.delivery.audience import audience_count
 from enishi.delivery.compose import check_arms, validate_with_line
 from enishi.delivery.models import (
-    CANCELLED, DRAFT, PAUSED, PENDING, SCHEDULED, SENDING, Delivery, DeliveryRequest,
+    CANCELLED,
+    DRAFT,
+    PAUSED,
+    PENDING,
+    SCHEDULED,
+    SENDING,
+    Delivery,
+    DeliveryRequest,
 )
 from enishi.delivery.validation import Problems
+from enishi.deps import AppState
 from enishi.kit.errors import ApiError
 
 SPREAD_MAX = timedelta(days=7)
@@ -31,8 +38,9 @@ def problems_error(problems: Problems) -> ApiError:
     return ApiError(422, "invalid", f"{field}: {message}{more}", field)
 
 
-def check_timing(send_at: datetime | None, spread_until: datetime | None,
-                 now: datetime) -> Problems:
+def check_timing(
+    send_at: datetime | None, spread_until: datetime | None, now: datetime
+) -> Problems:
     problems: Problems = []
     start = send_at or now
     if send_at is not None and send_at < now - timedelta(minutes=5):
@@ -45,8 +53,14 @@ def check_timing(send_at: datetime | None, spread_until: datetime | None,
     return problems
 
 
-def validate(state: AppState, session: Session, delivery: Delivery, account: Account,
-             *, with_line: bool = True) -> tuple[Problems, int, quota.QuotaUsage]:
+def validate(
+    state: AppState,
+    session: Session,
+    delivery: Delivery,
+    account: Account,
+    *,
+    with_line: bool = True,
+) -> tuple[Problems, int, quota.QuotaUsage]:
     """Every problem (local checks, then LINE's validate endpoint), the audience size now,
     and the quota."""
     now = utcnow()
@@ -58,16 +72,32 @@ def validate(state: AppState, session: Session, delivery: Delivery, account: Acc
     except ApiError as error:
         problems.append((error.field or "audience", error.message))
         count = 0
-    usage = quota.usage(session, account, state.line_for(account).messaging, now=now,
-                        exclude_delivery_id=delivery.id)
+    usage = quota.usage(
+        session,
+        account,
+        state.line_for(account).messaging,
+        now=now,
+        exclude_delivery_id=delivery.id,
+    )
     return problems, count, usage
 
 
-def schedule(state: AppState, session: Session, delivery: Delivery, account: Account, *,
-             send_at: datetime | None, spread_until: datetime | None) -> None:
+def schedule(
+    state: AppState,
+    session: Session,
+    delivery: Delivery,
+    account: Account,
+    *,
+    send_at: datetime | None,
+    spread_until: datetime | None,
+) -> None:
     if delivery.status != DRAFT:
-        raise ApiError(409, "not_draft", f"only a draft can be scheduled (this one is "
-                       f"{delivery.status})", "status")
+        raise ApiError(
+            409,
+            "not_draft",
+            f"only a draft can be scheduled (this one is {delivery.status})",
+            "status",
+        )
     now = utcnow()
     timing = check_timing(send_at, spread_until, now)
     if timing:
@@ -76,12 +106,16 @@ def schedule(state: AppState, session: Session, delivery: Delivery, account: Acc
     if problems:
         raise problems_error(problems)
     if count == 0:
-        raise ApiError(422, "empty_audience", "the audience has no following friend now",
-                       "audience")
+        raise ApiError(
+            422, "empty_audience", "the audience has no following friend now", "audience"
+        )
     friend_test = delivery.audience.get("type") == "friend"
     needed = round(count * (1 - (0 if friend_test else delivery.holdout_share)))
-    if (delivery.quota_mode != "partial" and usage.remaining is not None
-            and needed > usage.remaining):
+    if (
+        delivery.quota_mode != "partial"
+        and usage.remaining is not None
+        and needed > usage.remaining
+    ):
         raise ApiError(409, "quota_exceeded", quota.refusal(needed, usage), "quota_mode")
     delivery.status = SCHEDULED
     delivery.send_at = send_at or now
@@ -91,8 +125,9 @@ def schedule(state: AppState, session: Session, delivery: Delivery, account: Acc
 
 def pause(session: Session, delivery: Delivery) -> None:
     if delivery.status not in (SCHEDULED, SENDING):
-        raise ApiError(409, "not_running", f"a {delivery.status} delivery cannot be paused",
-                       "status")
+        raise ApiError(
+            409, "not_running", f"a {delivery.status} delivery cannot be paused", "status"
+        )
     delivery.status = PAUSED
     delivery.paused_at = utcnow()
 
@@ -113,29 +148,42 @@ def resume(session: Session, delivery: Delivery) -> None:
     delivery.error = None
 
 
-def _shift_pending(session: Session, delivery_id: int, paused_at: datetime,
-                   delta: timedelta) -> None:
+def _shift_pending(
+    session: Session, delivery_id: int, paused_at: datetime, delta: timedelta
+) -> None:
     table = DeliveryRequest.__table__
-    rows = session.execute(select(table.c.id, table.c.due_at).where(
-        table.c.delivery_id == delivery_id, table.c.recorded.is_(False),
-        table.c.status == PENDING)).all()
+    rows = session.execute(
+        select(table.c.id, table.c.due_at).where(
+            table.c.delivery_id == delivery_id,
+            table.c.recorded.is_(False),
+            table.c.status == PENDING,
+        )
+    ).all()
     moved = [{"rid": r.id, "due": max(r.due_at, paused_at) + delta} for r in rows]
     for start in range(0, len(moved), 5000):
         session.connection().execute(
             update(table).where(table.c.id == bindparam("rid")).values(due_at=bindparam("due")),
-            moved[start:start + 5000])
+            moved[start : start + 5000],
+        )
 
 
 def cancel(session: Session, delivery: Delivery) -> None:
     if delivery.status not in (DRAFT, SCHEDULED, SENDING, PAUSED):
-        raise ApiError(409, "finished", f"a {delivery.status} delivery cannot be cancelled",
-                       "status")
+        raise ApiError(
+            409, "finished", f"a {delivery.status} delivery cannot be cancelled", "status"
+        )
     now = utcnow()
     delivery.status = CANCELLED
     if delivery.started_at is None:
         delivery.finished_at = now
         return
     table = DeliveryRequest.__table__
-    session.execute(update(table).where(
-        table.c.delivery_id == delivery.id, table.c.recorded.is_(False),
-        table.c.status == PENDING).values(status=CANCELLED))
+    session.execute(
+        update(table)
+        .where(
+            table.c.delivery_id == delivery.id,
+            table.c.recorded.is_(False),
+            table.c.status == PENDING,
+        )
+        .values(status=CANCELLED)
+    )

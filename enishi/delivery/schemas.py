@@ -10,23 +10,34 @@ from pydantic import BaseModel, Field
 
 class ArmIn(BaseModel):
     name: str | None = Field(None, description="A-Z by position when omitted")
-    share: float | None = Field(None, description="Share of the sent audience (equal when "
-                                "omitted); the shares add up to 1")
-    messages: list[dict[str, Any]] = Field(..., description="1-5 LINE message objects; "
-                                           "strings may hold {{display_name|default}}, "
-                                           "{{member_id}}, {{attr.<key>}}")
+    share: float | None = Field(
+        None, description="Share of the sent audience (equal when omitted); the shares add up to 1"
+    )
+    messages: list[dict[str, Any]] = Field(
+        ...,
+        description="1-5 LINE message objects; "
+        "strings may hold {{display_name|default}}, "
+        "{{member_id}}, {{attr.<key>}}",
+    )
 
 
 class DeliveryCreate(BaseModel):
     name: str = Field(..., min_length=1, max_length=200)
-    audience: dict[str, Any] = Field(..., description='{"type": "all"} | {"type": "segment", '
-                                     '"segment_id": 1} | {"type": "list", "line_user_ids": '
-                                     '[...]} or "member_ids" | {"type": "friend", '
-                                     '"line_user_id": "U...", "arm": "A"}')
+    audience: dict[str, Any] = Field(
+        ...,
+        description='{"type": "all"} | {"type": "segment", '
+        '"segment_id": 1} | {"type": "list", "line_user_ids": '
+        '[...]} or "member_ids" | {"type": "friend", '
+        '"line_user_id": "U...", "arm": "A"}',
+    )
     messages: list[dict[str, Any]] | None = Field(None, description="One arm: its messages")
     arms: list[ArmIn] | None = Field(None, description="A/B arms (instead of messages)")
-    holdout_share: float = Field(0.0, ge=0.0, lt=1.0, description="Share held out (never "
-                                 "sent), for the incremental comparison")
+    holdout_share: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Share held out (never sent), for the incremental comparison",
+    )
     seed: int | None = Field(None, ge=0, le=2**62, description="Random when omitted")
     send_at: datetime | None = None
     spread_until: datetime | None = None
@@ -37,8 +48,9 @@ class DeliveryCreate(BaseModel):
 
 class ScheduleIn(BaseModel):
     send_at: datetime | None = Field(None, description="Now when omitted (or the draft's)")
-    spread_until: datetime | None = Field(None, description="Spread the requests evenly "
-                                          "from send_at until then")
+    spread_until: datetime | None = Field(
+        None, description="Spread the requests evenly from send_at until then"
+    )
 
 
 class ListUpload(BaseModel):

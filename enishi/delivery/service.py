@@ -9,17 +9,23 @@ from typing import Any
 from sqlalchemy import and_, case, delete, select
 from sqlalchemy.orm import Session
 
+from enishi.db.base import utcnow
 from enishi.delivery.audience import add_list, check_audience
 from enishi.delivery.compose import normalize_arms
 from enishi.delivery.dispatcher import FAILED_REQUEST
 from enishi.delivery.models import (
-    CANCELLED, DRAFT, QUEUED, SENT, Delivery, DeliveryListMember, DeliveryRecipient,
+    CANCELLED,
+    DRAFT,
+    QUEUED,
+    SENT,
+    Delivery,
+    DeliveryListMember,
+    DeliveryRecipient,
     DeliveryRequest,
 )
 from enishi.delivery.progress import counts
 from enishi.delivery.scheduler import check_timing, problems_error
 from enishi.delivery.schemas import DeliveryCreate, DeliveryOut, Progress, RecipientOut
-from enishi.db.base import utcnow
 from enishi.friends.models import Friend
 from enishi.kit.errors import ApiError, not_found
 
@@ -31,20 +37,33 @@ def create_delivery(session: Session, account_id: int, body: DeliveryCreate) -> 
     (with LINE) by validate and schedule."""
     if (body.arms is None) == (body.messages is None):
         raise ApiError(422, "invalid", "give either messages (one arm) or arms", "arms")
-    raw_arms = ([a.model_dump() for a in body.arms] if body.arms is not None
-                else [{"name": "A", "share": 1.0, "messages": body.messages}])
+    raw_arms = (
+        [a.model_dump() for a in body.arms]
+        if body.arms is not None
+        else [{"name": "A", "share": 1.0, "messages": body.messages}]
+    )
     arms, problems = normalize_arms(raw_arms)
     audience, audience_problems = check_audience(session, account_id, body.audience)
     problems += audience_problems + check_timing(body.send_at, body.spread_until, utcnow())
     if problems:
         raise problems_error(problems)
     delivery = Delivery(
-        account_id=account_id, name=body.name, status=DRAFT, audience=audience, arms=arms,
+        account_id=account_id,
+        name=body.name,
+        status=DRAFT,
+        audience=audience,
+        arms=arms,
         holdout_share=body.holdout_share,
         seed=body.seed if body.seed is not None else secrets.randbelow(2**62),
-        send_at=body.send_at, spread_until=body.spread_until, quota_mode=body.quota_mode,
-        track_links=body.track_links, notification_disabled=body.notification_disabled,
-        planned_sends=0, request_seq=0, held_out_count=0, skipped_count=0,
+        send_at=body.send_at,
+        spread_until=body.spread_until,
+        quota_mode=body.quota_mode,
+        track_links=body.track_links,
+        notification_disabled=body.notification_disabled,
+        planned_sends=0,
+        request_seq=0,
+        held_out_count=0,
+        skipped_count=0,
     )
     session.add(delivery)
     session.flush()
@@ -54,8 +73,9 @@ def create_delivery(session: Session, account_id: int, body: DeliveryCreate) -> 
     return delivery
 
 
-def get_delivery(session: Session, account_id: int, delivery_id: int,
-                 *, lock: bool = False) -> Delivery:
+def get_delivery(
+    session: Session, account_id: int, delivery_id: int, *, lock: bool = False
+) -> Delivery:
     query = select(Delivery).where(Delivery.id == delivery_id, Delivery.account_id == account_id)
     if lock:
         query = query.with_for_update()
@@ -67,26 +87,36 @@ def get_delivery(session: Session, account_id: int, delivery_id: int,
 
 def upload_list(session: Session, delivery: Delivery, id_type: str, ids: list[Any]) -> dict:
     if delivery.status != DRAFT or delivery.audience.get("type") != "list":
-        raise ApiError(409, "not_list_draft", "IDs can be added to a draft whose audience is "
-                       "a list", "audience")
+        raise ApiError(
+            409,
+            "not_list_draft",
+            "IDs can be added to a draft whose audience is a list",
+            "audience",
+        )
     if delivery.audience.get("id_type") not in (None, id_type):
-        raise ApiError(422, "invalid", f"this list holds {delivery.audience['id_type']}s",
-                       "id_type")
+        raise ApiError(
+            422, "invalid", f"this list holds {delivery.audience['id_type']}s", "id_type"
+        )
     return add_list(session, delivery, id_type, ids)
 
 
 def delete_delivery(session: Session, delivery: Delivery) -> None:
     """Delete a draft or a cancelled delivery that never sent, with its rows."""
     if delivery.status not in (DRAFT, CANCELLED) or delivery.started_at is not None:
-        raise ApiError(409, "not_deletable", "only drafts, and cancelled deliveries that "
-                       "never started, can be deleted", "status")
+        raise ApiError(
+            409,
+            "not_deletable",
+            "only drafts, and cancelled deliveries that never started, can be deleted",
+            "status",
+        )
     for model in (DeliveryRecipient, DeliveryRequest, DeliveryListMember):
         session.execute(delete(model).where(model.delivery_id == delivery.id))
     session.delete(delivery)
 
 
-def delivery_out(session: Session, delivery: Delivery, *, with_progress: bool = True
-                 ) -> DeliveryOut:
+def delivery_out(
+    session: Session, delivery: Delivery, *, with_progress: bool = True
+) -> DeliveryOut:
     out = DeliveryOut.model_validate(delivery, from_attributes=True)
     if with_progress:
         found = counts(session, delivery)
@@ -95,8 +125,9 @@ def delivery_out(session: Session, delivery: Delivery, *, with_progress: bool = 
     return out
 
 
-def list_deliveries(session: Session, account_id: int, *, status: str | None,
-                    after_id: int | None, limit: int) -> list[Delivery]:
+def list_deliveries(
+    session: Session, account_id: int, *, status: str | None, after_id: int | None, limit: int
+) -> list[Delivery]:
     query = select(Delivery).where(Delivery.account_id == account_id)
     if status:
         query = query.where(Delivery.status == status)
@@ -105,8 +136,9 @@ def list_deliveries(session: Session, account_id: int, *, status: str | None,
     return list(session.scalars(query.order_by(Delivery.id.desc()).limit(limit)))
 
 
-def recipients(session: Session, delivery: Delivery, *, status: str | None,
-               after_id: int | None, limit: int) -> list[tuple[int, RecipientOut]]:
+def recipients(
+    session: Session, delivery: Delivery, *, status: str | None, after_id: int | None, limit: int
+) -> list[tuple[int, RecipientOut]]:
     """(friend id, recipient) in friend order; a queued recipient shows its request's
     outcome."""
     p, r = DeliveryRecipient.__table__, DeliveryRequest.__table__
@@ -115,25 +147,44 @@ def recipients(session: Session, delivery: Delivery, *, status: str | None,
         (and_(queued, r.c.status == SENT), SENT),
         (and_(queued, r.c.status == FAILED_REQUEST), "failed"),
         (and_(queued, r.c.status == CANCELLED), CANCELLED),
-        else_=p.c.status)
+        else_=p.c.status,
+    )
     if status is not None and status not in RECIPIENT_STATUSES:
-        raise ApiError(422, "invalid", f"status must be one of {', '.join(RECIPIENT_STATUSES)}",
-                       "status")
-    query = (select(p.c.friend_id, Friend.line_user_id, p.c.arm,
-                    effective.label("status"),
-                    case((queued, r.c.sent_at), else_=p.c.sent_at).label("sent_at"),
-                    case((queued, r.c.line_request_id), else_=p.c.line_request_id)
-                    .label("line_request_id"),
-                    case((queued, r.c.error), else_=p.c.error).label("error"))
-             .select_from(p.outerjoin(r, r.c.id == p.c.request_id)
-                          .outerjoin(Friend, Friend.id == p.c.friend_id))
-             .where(p.c.delivery_id == delivery.id))
+        raise ApiError(
+            422, "invalid", f"status must be one of {', '.join(RECIPIENT_STATUSES)}", "status"
+        )
+    query = (
+        select(
+            p.c.friend_id,
+            Friend.line_user_id,
+            p.c.arm,
+            effective.label("status"),
+            case((queued, r.c.sent_at), else_=p.c.sent_at).label("sent_at"),
+            case((queued, r.c.line_request_id), else_=p.c.line_request_id).label("line_request_id"),
+            case((queued, r.c.error), else_=p.c.error).label("error"),
+        )
+        .select_from(
+            p.outerjoin(r, r.c.id == p.c.request_id).outerjoin(Friend, Friend.id == p.c.friend_id)
+        )
+        .where(p.c.delivery_id == delivery.id)
+    )
     if status is not None:
         query = query.where(effective == status)
     if after_id is not None:
         query = query.where(p.c.friend_id > after_id)
     rows = session.execute(query.order_by(p.c.friend_id).limit(limit)).all()
-    return [(row.friend_id, RecipientOut(friend_id=row.friend_id, line_user_id=row.line_user_id,
-                                  arm=row.arm, status=row.status, sent_at=row.sent_at,
-                                  line_request_id=row.line_request_id, error=row.error))
-            for row in rows]
+    return [
+        (
+            row.friend_id,
+            RecipientOut(
+                friend_id=row.friend_id,
+                line_user_id=row.line_user_id,
+                arm=row.arm,
+                status=row.status,
+                sent_at=row.sent_at,
+                line_request_id=row.line_request_id,
+                error=row.error,
+            ),
+        )
+        for row in rows
+    ]

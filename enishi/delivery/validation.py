@@ -34,10 +34,29 @@ CAROUSEL_ACTIONS_MAX = 3
 TITLE_MAX = 40
 FLEX_BUBBLE_BYTES, FLEX_CAROUSEL_BYTES, FLEX_BUBBLES_MAX = 30 * 1024, 50 * 1024, 12
 IMAGEMAP_WIDTH, IMAGEMAP_ACTIONS_MAX = 1040, 50
-MESSAGE_TYPES = ("text", "textV2", "image", "video", "audio", "location", "sticker",
-                 "template", "imagemap", "flex")
-ACTION_TYPES = ("uri", "postback", "message", "datetimepicker", "camera", "cameraRoll",
-                "location", "richmenuswitch", "clipboard")
+MESSAGE_TYPES = (
+    "text",
+    "textV2",
+    "image",
+    "video",
+    "audio",
+    "location",
+    "sticker",
+    "template",
+    "imagemap",
+    "flex",
+)
+ACTION_TYPES = (
+    "uri",
+    "postback",
+    "message",
+    "datetimepicker",
+    "camera",
+    "cameraRoll",
+    "location",
+    "richmenuswitch",
+    "clipboard",
+)
 
 
 def utf16_len(text: str) -> int:
@@ -70,8 +89,16 @@ def validate_messages(messages: Any, path: str = "messages") -> Problems:
 
 
 # --- primitives ------------------------------------------------------------------------------
-def _text_field(obj: dict, key: str, path: str, out: Problems, limit: int | None = None,
-                *, required: bool = True, utf16: bool = False) -> str | None:
+def _text_field(
+    obj: dict,
+    key: str,
+    path: str,
+    out: Problems,
+    limit: int | None = None,
+    *,
+    required: bool = True,
+    utf16: bool = False,
+) -> str | None:
     value = obj.get(key)
     if value is None:
         if required:
@@ -112,8 +139,9 @@ def _list(obj: dict, key: str, path: str, out: Problems, low: int, high: int) ->
 
 
 # --- actions ---------------------------------------------------------------------------------
-def check_action(action: Any, path: str, out: Problems, *, label: bool = True,
-                 label_max: int = LABEL_MAX) -> None:
+def check_action(
+    action: Any, path: str, out: Problems, *, label: bool = True, label_max: int = LABEL_MAX
+) -> None:
     if not isinstance(action, dict):
         out.append((path, "must be an action object"))
         return
@@ -211,8 +239,9 @@ def _template(message: dict, path: str, out: Problems) -> None:
         _text_field(template, "text", here, out, limit)
         if "thumbnailImageUrl" in template:
             _https(template, "thumbnailImageUrl", here, out)
-        for i, action in enumerate(_list(template, "actions", here, out, 1,
-                                         BUTTONS_ACTIONS_MAX) or ()):
+        for i, action in enumerate(
+            _list(template, "actions", here, out, 1, BUTTONS_ACTIONS_MAX) or ()
+        ):
             check_action(action, f"{here}.actions[{i}]", out)
     elif kind == "confirm":
         _text_field(template, "text", here, out, CONFIRM_TEXT_MAX)
@@ -229,8 +258,9 @@ def _template(message: dict, path: str, out: Problems) -> None:
                 continue
             if kind == "image_carousel":
                 _https(column, "imageUrl", cpath, out)
-                check_action(column.get("action"), f"{cpath}.action", out, label=False,
-                             label_max=12)
+                check_action(
+                    column.get("action"), f"{cpath}.action", out, label=False, label_max=12
+                )
                 continue
             short = bool(column.get("thumbnailImageUrl") or column.get("title"))
             _text_field(column, "title", cpath, out, TITLE_MAX, required=False)
@@ -275,8 +305,13 @@ def _flex_actions(node: Any, path: str, out: Problems, depth: int) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "action":
-                check_action(value, f"{path}.action", out, label=node.get("type") == "button",
-                             label_max=FLEX_LABEL_MAX)
+                check_action(
+                    value,
+                    f"{path}.action",
+                    out,
+                    label=node.get("type") == "button",
+                    label_max=FLEX_LABEL_MAX,
+                )
             elif isinstance(value, dict | list):
                 _flex_actions(value, f"{path}.{key}", out, depth + 1)
     elif isinstance(node, list):

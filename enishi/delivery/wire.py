@@ -46,43 +46,50 @@ class _Connection:
 class LineWire:
     """One channel's sending connection pool (one per access token)."""
 
-    def __init__(self, base_url: str, access_token: str, *, timeout: float,
-                 max_connections: int = 256) -> None:
+    def __init__(self, base_url: str, access_token: str, *, timeout: float) -> None:
         parts = urlsplit(base_url)
         self.host = parts.hostname or "localhost"
         self.tls = parts.scheme == "https"
         self.port = parts.port or (443 if self.tls else 80)
         self.prefix = parts.path.rstrip("/")
         host_header = parts.netloc.rpartition("@")[2]
-        self._head = (f"Host: {host_header}\r\nAuthorization: Bearer {access_token}\r\n"
-                      f"Content-Type: application/json\r\nUser-Agent: {USER_AGENT}\r\n")
+        self._head = (
+            f"Host: {host_header}\r\nAuthorization: Bearer {access_token}\r\n"
+            f"Content-Type: application/json\r\nUser-Agent: {USER_AGENT}\r\n"
+        )
         self.timeout = timeout
         self._idle: collections.deque[_Connection] = collections.deque()
-        self._slots = asyncio.Semaphore(max_connections)
         self._ssl = ssl.create_default_context() if self.tls else None
 
     async def post(self, path: str, body: bytes, retry_key: str | None = None) -> WireResponse:
-        request = (f"POST {self.prefix}{path} HTTP/1.1\r\n{self._head}"
-                   + (f"X-Line-Retry-Key: {retry_key}\r\n" if retry_key else "")
-                   + f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
-        async with self._slots:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    connection = self._reuse()
-                    if connection is not None:
-                        try:
-                            return await self._exchange(connection, request)
-                        except _Stale:  # closed while idle: the request never arrived
-                            pass
-                    return await self._exchange(await self._open(), request)
-            except TimeoutError:
-                raise WireError("timeout", f"no answer within {self.timeout:g} s") from None
-            except _Stale:
-                raise WireError("connection", "closed before answering") from None
-            except WireError:
-                raise
-            except (OSError, asyncio.IncompleteReadError, ValueError) as error:
-                raise WireError("connection", type(error).__name__) from None
+        request = (
+            f"POST {self.prefix}{path} HTTP/1.1\r\n{self._head}"
+            + (f"X-Line-Retry-Key: {retry_key}\r\n" if retry_key else "")
+            + f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode("latin-1") + body
+        # callers bound the number of requests in flight (one connection each)
+        try:
+            async with asyncio.timeout(self.timeout):
+                connection = self._reuse()
+                if connection is not None:
+                    try:
+                        return await self._exchange(connection, request)
+                    except _Stale:  # closed while idle: the request never arrived
+                        pass
+                return await self._exchange(await self._open(), request)
+        except TimeoutError:
+            raise WireError("timeout", f"no answer within {self.timeout:g} s") from None
+        except _Stale:
+            raise WireError("connection", "closed before answering") from None
+        except WireError:
+            raise
+        except (
+            OSError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+        ) as error:
+            raise WireError("connection", type(error).__name__) from None
 
     def _reuse(self) -> _Connection | None:
         now = time.monotonic()
@@ -95,27 +102,33 @@ class LineWire:
 
     async def _open(self) -> _Connection:
         reader, writer = await asyncio.open_connection(
-            self.host, self.port, ssl=self._ssl,
-            server_hostname=self.host if self.tls else None, limit=1 << 20)
+            self.host,
+            self.port,
+            ssl=self._ssl,
+            server_hostname=self.host if self.tls else None,
+            limit=1 << 20,
+        )
         return _Connection(reader, writer, time.monotonic())
 
     async def _exchange(self, connection: _Connection, request: bytes) -> WireResponse:
         keep = False
         try:
             connection.writer.write(request)
-            status_line = await connection.reader.readline()
-            if not status_line:
-                raise _Stale
-            version, status, _ = status_line.split(b" ", 2)
+            try:
+                head = await connection.reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError as error:
+                if not error.partial:
+                    raise _Stale from None
+                raise
+            lines = head.decode("latin-1").split("\r\n")
+            version, status, _ = lines[0].split(" ", 2)
             headers: dict[str, str] = {}
-            while True:
-                line = await connection.reader.readline()
-                if line in (b"\r\n", b"\n", b""):
-                    break
-                name, _, value = line.decode("latin-1").partition(":")
-                headers[name.strip().lower()] = value.strip()
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                if name:
+                    headers[name.strip().lower()] = value.strip()
             body = await self._body(connection.reader, headers)
-            keep = version == b"HTTP/1.1" and headers.get("connection", "").lower() != "close"
+            keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
             return WireResponse(int(status), headers, body)
         finally:
             if keep:

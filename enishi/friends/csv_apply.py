@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from enishi.db.base import utcnow
-from enishi.db.upsert import insert_ignore
 from enishi.friends.models import (
     UNKNOWN,
     AttributeDef,
@@ -178,7 +179,7 @@ def apply_rows(
     conn = session.connection()
     created = [p for p in plans if p.created]
     if created:
-        insert_ignore(
+        _insert(
             conn,
             Friend.__table__,
             [
@@ -186,8 +187,13 @@ def apply_rows(
                     "account_id": account_id,
                     "line_user_id": p.row.line_user_id,
                     "display_name": p.display_name,
+                    "member_id": p.member_id,
+                    "notes": None if p.notes is UNSET else p.notes,
                     "status": UNKNOWN,
                     "created_at": now,
+                    "click_count": 0,
+                    "purchase_count": 0,
+                    "revenue_jpy": 0,
                 }
                 for p in created
             ],
@@ -245,11 +251,14 @@ def apply_rows(
         "display_name",
         [(p.friend_id, p.display_name) for p in plans if p.display_name and not p.created],
     )
-    _update_column(conn, "notes", [(p.friend_id, p.notes) for p in plans if p.notes is not UNSET])
+    _update_column(
+        conn,
+        "notes",
+        [(p.friend_id, p.notes) for p in plans if p.notes is not UNSET and not p.created],
+    )
     _write_tags(session, conn, account_id, plans, now, record)
     _write_attributes(conn, plans, now, record)
-    if activity:
-        conn.execute(insert(FriendActivity.__table__), activity)
+    _insert(conn, FriendActivity.__table__, activity)
     _count(plans, report)
     return conflicts
 
@@ -274,9 +283,12 @@ def _link_members(
     failed: list[tuple[Row, str]] = []
     fresh = [p for p in plans if p.member_id and not p.replaces_member]
     if fresh:
-        _update_column(conn, "member_id", [(p.friend_id, p.member_id) for p in fresh])
-        conn.execute(
-            insert(MemberLink.__table__),
+        _update_column(
+            conn, "member_id", [(p.friend_id, p.member_id) for p in fresh if not p.created]
+        )
+        _insert(
+            conn,
+            MemberLink.__table__,
             [
                 {
                     "account_id": account_id,
@@ -309,6 +321,21 @@ def _link_members(
     return failed
 
 
+def _insert(
+    conn: Connection, table: Any, rows: list[dict[str, Any]], conflict: list[str] | None = None
+) -> None:
+    """INSERT many rows in few statements. Asking for RETURNING makes SQLAlchemy batch the
+    rows into multi-row VALUES statements ("insertmanyvalues", compiled once) on both
+    backends; without it psycopg sends PostgreSQL one statement per row."""
+    if not rows:
+        return
+    maker = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = maker(table)
+    if conflict:
+        statement = statement.on_conflict_do_nothing(index_elements=conflict)
+    conn.execute(statement.returning(*table.primary_key.columns), rows)
+
+
 def _update_column(conn: Connection, column: str, changes: list[tuple[int, Any]]) -> None:
     if changes:
         table = Friend.__table__
@@ -326,7 +353,7 @@ def _write_tags(
     names = {t for p in plans for t in (*p.tags_add, *p.tags_remove)}
     if not names:
         return
-    insert_ignore(
+    _insert(
         conn,
         Tag.__table__,
         [{"account_id": account_id, "name": name, "created_at": now} for name in names],
@@ -344,7 +371,7 @@ def _write_tags(
     ]
     removed = [(p.friend_id, ids[t]) for p in plans for t in p.tags_remove]
     if added:
-        insert_ignore(conn, FriendTag.__table__, added, ["friend_id", "tag_id"])
+        _insert(conn, FriendTag.__table__, added, ["friend_id", "tag_id"])
     if removed:
         conn.execute(
             delete(FriendTag.__table__).where(
@@ -391,7 +418,7 @@ def _write_attributes(conn: Connection, plans: list[Plan], now, record) -> None:
                 new=typed_value(definition.type, *new) if new else None,
             )
     if inserts:
-        conn.execute(insert(table), inserts)
+        _insert(conn, table, inserts)
     if updates:
         conn.execute(
             update(table)

@@ -475,32 +475,38 @@ def _apply(
     for chunk in _records(source, report.encoding or "utf-8", defs, quiet, progress, "apply"):
         rows = [row for row in chunk if row.row not in skip]
         try:
-            with sessions.begin() as session:
-                _apply_chunk(session, account_id, rows, report)
-        except IntegrityError:
+            _merge(report, _apply_once(sessions, account_id, rows))
+        except IntegrityError:  # a racing write: apply the chunk's rows one by one
             for row in rows:
                 try:
-                    with sessions.begin() as session:
-                        _apply_chunk(session, account_id, [row], report)
+                    _merge(report, _apply_once(sessions, account_id, [row]))
                 except IntegrityError:
-                    report.error(
+                    lost = Report(apply=report.apply, invalid_rows=1)
+                    lost.error(
                         row.row,
-                        "member_id",
-                        "a concurrent change took this member "
-                        "ID or friend; the row was not applied",
+                        None,
+                        "a concurrent change conflicts with this row "
+                        "(its member ID or LINE user ID); it was not applied",
                     )
-                    report.valid_rows -= 1
-                    report.invalid_rows += 1
+                    _merge(report, lost)
         report.applied = True
 
 
-def _apply_chunk(session: Session, account_id: int, rows: list[Row], report: Report) -> None:
-    counts = Report(apply=report.apply)
-    for row, message in apply_rows(session, account_id, rows, counts):
-        report.error(row.row, "member_id", message)
-        report.valid_rows -= 1
-        report.invalid_rows += 1
-    session.flush()
-    report.created += counts.created
-    report.updated += counts.updated
-    report.unchanged += counts.unchanged
+def _apply_once(sessions: sessionmaker[Session], account_id: int, rows: list[Row]) -> Report:
+    """One transaction; what it did, counted only once it committed."""
+    done = Report(apply="all")
+    with sessions.begin() as session:
+        for row, message in apply_rows(session, account_id, rows, done):
+            done.error(row.row, "member_id", message)
+            done.invalid_rows += 1
+    return done
+
+
+def _merge(report: Report, done: Report) -> None:
+    for error in done.errors:
+        report.error(error["row"], error["column"], error["message"])
+    report.valid_rows -= done.invalid_rows
+    report.invalid_rows += done.invalid_rows
+    report.created += done.created
+    report.updated += done.updated
+    report.unchanged += done.unchanged

@@ -85,8 +85,9 @@ class Env:
 
     def received(self) -> Counter:
         """How many deliveries (push/multicast inbox entries) each friend got."""
-        return Counter({uid: len(entries) for uid, entries in self.channel.inboxes.items()
-                        if entries})
+        return Counter(
+            {uid: len(entries) for uid, entries in self.channel.inboxes.items() if entries}
+        )
 
     def counters(self) -> dict:
         return self.e2e.control("GET", "/counters")["counters"]
@@ -112,27 +113,39 @@ def mirror_friends(state, account_id: int, channel, *, member_every: int = 0) ->
     for i, friend in enumerate(f for f in channel.friends.values() if f.is_friend):
         member = f"M{i:06d}" if member_every and i % member_every == 0 else None
         followed = datetime.fromtimestamp(friend.followed_at or 0, UTC)  # emulator's clock
-        rows.append({"account_id": account_id, "line_user_id": friend.user_id,
-                     "display_name": friend.display_name, "status": FOLLOWING,
-                     "first_followed_at": followed, "last_followed_at": followed,
-                     "profile_fetched_at": followed, "member_id": member})
+        rows.append(
+            {
+                "account_id": account_id,
+                "line_user_id": friend.user_id,
+                "display_name": friend.display_name,
+                "status": FOLLOWING,
+                "first_followed_at": followed,
+                "last_followed_at": followed,
+                "profile_fetched_at": followed,
+                "member_id": member,
+            }
+        )
     with state.sessions.begin() as session:
         if rows:
             session.execute(insert(Friend), rows)
-        return dict(session.execute(select(Friend.line_user_id, Friend.id)
-                                    .where(Friend.account_id == account_id)).all())
+        return dict(
+            session.execute(
+                select(Friend.line_user_id, Friend.id).where(Friend.account_id == account_id)
+            ).all()
+        )
 
 
 @pytest.fixture
-def start_env(start_e2e: Callable[..., E2E]) -> Iterator[Callable[..., Env]]:
+def start_env(start_e2e: Callable[..., E2E]) -> Iterator[Callable[..., Env]]:  # noqa: F811
     """Factory: start_env(friends=50, settings={...}, **emulator channel spec)."""
     started: list[Env] = []
 
     def start(*, friends: int = 50, member_every: int = 0, **spec: Any) -> Env:
         spec.setdefault("quota_limit", None)
         env_e2e = start_e2e(friends=friends, **spec)
-        mapping = mirror_friends(env_e2e.state, env_e2e.account_id, env_e2e.channel,
-                                 member_every=member_every)
+        mapping = mirror_friends(
+            env_e2e.state, env_e2e.account_id, env_e2e.channel, member_every=member_every
+        )
         env = Env(env_e2e, mapping)
         started.append(env)
         return env

@@ -33,10 +33,11 @@ def test_holdout_does_not_depend_on_the_arms():
 
 def test_draws_are_uniform_and_independent_per_purpose():
     values = [draw(5, i, 1) for i in range(1, 20001)]
-    assert 0 <= min(values) and max(values) < 1
+    assert min(values) >= 0 and max(values) < 1
     assert abs(sum(values) / len(values) - 0.5) < 0.01
-    assert sum(draw(5, i, 1) < 0.5 and draw(5, i, 2) < 0.5 for i in range(1, 20001)) \
-        in range(4700, 5300)
+    assert sum(draw(5, i, 1) < 0.5 and draw(5, i, 2) < 0.5 for i in range(1, 20001)) in range(
+        4700, 5300
+    )
 
 
 def test_quota_cutoff_selects_exactly_the_allowed_number():

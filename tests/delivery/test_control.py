@@ -14,10 +14,13 @@ SLOW = 0.01  # LINE's limits × 0.01: 20 pushes/s
 
 
 def test_pause_resume_and_cancel_mid_delivery(start_env):
-    env = start_env(friends=150, rate_limit_scale=SLOW,
-                    settings={"delivery_rate_limit_scale": SLOW})
-    body = {"audience": {"type": "all"},
-            "messages": [{"type": "text", "text": "{{display_name}}さんへ"}]}
+    env = start_env(
+        friends=150, rate_limit_scale=SLOW, settings={"delivery_rate_limit_scale": SLOW}
+    )
+    body = {
+        "audience": {"type": "all"},
+        "messages": [{"type": "text", "text": "{{display_name}}さんへ"}],
+    }
     first = env.create(name="pause me", **body)
     env.call("POST", f"/deliveries/{first['id']}/schedule")
     worker = Worker(env.state, env.e2e.worker.pollers, idle_sleep=0.02)
@@ -66,15 +69,23 @@ def test_pause_resume_and_cancel_mid_delivery(start_env):
 def test_spread_over_a_window(start_env):
     env = start_env(friends=40)
     until = datetime.now(UTC) + timedelta(seconds=4)
-    delivery = env.create(name="spread", audience={"type": "all"}, spread_until=until.isoformat(),
-                          messages=[{"type": "text", "text": "{{display_name}}"}])
+    delivery = env.create(
+        name="spread",
+        audience={"type": "all"},
+        spread_until=until.isoformat(),
+        messages=[{"type": "text", "text": "{{display_name}}"}],
+    )
     started = time.monotonic()
-    out = env.finish(delivery["id"]) if env.call(
-        "POST", f"/deliveries/{delivery['id']}/schedule").status_code == 200 else None
+    out = (
+        env.finish(delivery["id"])
+        if env.call("POST", f"/deliveries/{delivery['id']}/schedule").status_code == 200
+        else None
+    )
     assert out is not None and out["progress"]["sent"] == 40
     with env.state.sessions() as session:
-        rows = session.execute(select(DeliveryRequest.due_at, DeliveryRequest.sent_at)
-                               .order_by(DeliveryRequest.id)).all()
+        rows = session.execute(
+            select(DeliveryRequest.due_at, DeliveryRequest.sent_at).order_by(DeliveryRequest.id)
+        ).all()
     due = [r.due_at for r in rows]
     assert due == sorted(due) and (due[-1] - due[0]).total_seconds() > 2.0
     assert all(r.sent_at >= r.due_at for r in rows)  # never before its time
@@ -85,14 +96,17 @@ def test_spread_over_a_window(start_env):
 def test_scheduled_for_later_waits(start_env):
     env = start_env(friends=5)
     later = datetime.now(UTC) + timedelta(hours=1)
-    delivery = env.create(name="later", audience={"type": "all"}, send_at=later.isoformat(),
-                          messages=[{"type": "text", "text": "hi"}])
+    delivery = env.create(
+        name="later",
+        audience={"type": "all"},
+        send_at=later.isoformat(),
+        messages=[{"type": "text", "text": "hi"}],
+    )
     out = env.call("POST", f"/deliveries/{delivery['id']}/schedule").json()
     assert out["status"] == "scheduled"
     env.e2e.worker.run_until_idle(10)
     assert env.status(delivery["id"]) == "scheduled" and not env.received()
     assert env.call("POST", f"/deliveries/{delivery['id']}/pause").json()["status"] == "paused"
-    assert env.call("POST", f"/deliveries/{delivery['id']}/resume").json()["status"] == \
-        "scheduled"
+    assert env.call("POST", f"/deliveries/{delivery['id']}/resume").json()["status"] == "scheduled"
     cancelled = env.call("POST", f"/deliveries/{delivery['id']}/cancel").json()
     assert cancelled["status"] == "cancelled" and cancelled["finished_at"]

@@ -36,8 +36,9 @@ def start_worker(env, *, wait: bool = True) -> subprocess.Popen:
         "ENISHI_DELIVERY_LEASE_SECONDS": "3",
         "ENISHI_DELIVERY_REQUEST_TIMEOUT": "1",
     }
-    process = subprocess.Popen([ENISHI, "worker"], env=variables, cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [ENISHI, "worker"], env=variables, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     if wait:
         assert process.stdout is not None
         process.stdout.readline()  # "worker running"
@@ -68,9 +69,14 @@ def wait_for(predicate, timeout: float) -> None:
 def test_sigkill_mid_delivery_still_exactly_once(start_env, workers):
     env = start_env(friends=2000, rate_limit_scale=SCALE)
     delivery = env.create(
-        name="crash", audience={"type": "all"}, seed=9,
-        arms=[{"name": "P", "share": 0.9, "messages": [{"type": "text", "text": "{{display_name}}"}]},
-              {"name": "M", "share": 0.1, "messages": [{"type": "text", "text": "共通"}]}])
+        name="crash",
+        audience={"type": "all"},
+        seed=9,
+        arms=[
+            {"name": "P", "share": 0.9, "messages": [{"type": "text", "text": "{{display_name}}"}]},
+            {"name": "M", "share": 0.1, "messages": [{"type": "text", "text": "共通"}]},
+        ],
+    )
     scheduled = env.call("POST", f"/deliveries/{delivery['id']}/schedule")
     assert scheduled.status_code == 200, scheduled.text
     env.faults({"*": {"drop_rate": 0.05}})  # and LINE loses some answers

@@ -21,12 +21,16 @@ def exactly_once(env: Env, users) -> None:
 def test_errors_timeouts_and_lost_answers_deliver_exactly_once(start_env):
     env = start_env(friends=400, settings=FAST)
     # every push first takes longer than enishi waits (a timeout), multicasts fail with 500
-    env.faults({"push": {"latency_ms": 600},
-                "multicast": {"force_status": 500, "force_count": 2}})
+    env.faults({"push": {"latency_ms": 600}, "multicast": {"force_status": 500, "force_count": 2}})
     delivery = env.create(
-        name="faults", audience={"type": "all"}, seed=1,
-        arms=[{"name": "P", "messages": [{"type": "text", "text": "{{display_name}}さん"}]},
-              {"name": "M", "messages": [{"type": "text", "text": "みなさんへ"}]}])
+        name="faults",
+        audience={"type": "all"},
+        seed=1,
+        arms=[
+            {"name": "P", "messages": [{"type": "text", "text": "{{display_name}}さん"}]},
+            {"name": "M", "messages": [{"type": "text", "text": "みなさんへ"}]},
+        ],
+    )
     assert env.call("POST", f"/deliveries/{delivery['id']}/schedule").status_code == 200
     worker = Worker(env.state, env.e2e.worker.pollers, idle_sleep=0.02)
     worker.start()
@@ -35,9 +39,13 @@ def test_errors_timeouts_and_lost_answers_deliver_exactly_once(start_env):
         while env.counters().get("push", 0) < 60 and time.monotonic() < deadline:
             time.sleep(0.05)
         # then 5% errors, 5% accepted-but-lost answers and 429 bursts until the end
-        env.faults({"push": {"error_rate": 0.05, "drop_rate": 0.05},
-                    "multicast": {"error_rate": 0.05, "drop_rate": 0.05},
-                    "*": {"force_status": 429, "force_count": 5}})
+        env.faults(
+            {
+                "push": {"error_rate": 0.05, "drop_rate": 0.05},
+                "multicast": {"error_rate": 0.05, "drop_rate": 0.05},
+                "*": {"force_status": 429, "force_count": 5},
+            }
+        )
         out = env.finish_running(delivery["id"], timeout=120)
     finally:
         worker.stop()
@@ -57,8 +65,11 @@ def test_errors_timeouts_and_lost_answers_deliver_exactly_once(start_env):
 def test_other_4xx_fail_with_lines_reason(start_env):
     env = start_env(friends=5)
     env.faults({"push": {"force_status": 400, "force_count": 1}})
-    out = env.send(name="bad", audience={"type": "all"},
-                   messages=[{"type": "text", "text": "{{display_name}}"}])
+    out = env.send(
+        name="bad",
+        audience={"type": "all"},
+        messages=[{"type": "text", "text": "{{display_name}}"}],
+    )
     assert out["progress"]["failed"] == 1 and out["progress"]["sent"] == 4
     failed = env.recipients(out["id"], status="failed")
     assert len(failed) == 1 and failed[0]["error"].startswith("LINE 400")
@@ -67,8 +78,12 @@ def test_other_4xx_fail_with_lines_reason(start_env):
 
 def test_monthly_limit_pauses_the_delivery(start_env):
     env = start_env(friends=8, quota_limit=3)
-    delivery = env.create(name="over", audience={"type": "all"}, quota_mode="partial",
-                          messages=[{"type": "text", "text": "{{display_name}}"}])
+    delivery = env.create(
+        name="over",
+        audience={"type": "all"},
+        quota_mode="partial",
+        messages=[{"type": "text", "text": "{{display_name}}"}],
+    )
     # partial: enishi plans 3; LINE's quota then drops under what remains
     assert env.call("POST", f"/deliveries/{delivery['id']}/schedule").status_code == 200
     while plan_deliveries(env.state):  # started and planned: 3 friends chosen at random
@@ -89,14 +104,21 @@ def test_scaled_rate_limits_are_never_exceeded(start_env):
     """The emulator enforces LINE's limits × 0.02 (push 40/s, multicast 4/s) and so does the
     dispatcher: no 429 from the limiter, and no slower than the limits need."""
     scale = 0.02
-    env = start_env(friends=4000, rate_limit_scale=scale,
-                    settings={"delivery_rate_limit_scale": scale})
+    env = start_env(
+        friends=4000, rate_limit_scale=scale, settings={"delivery_rate_limit_scale": scale}
+    )
     users = list(env.friends)
-    first = env.create(name="push", audience={"type": "list", "line_user_ids": users[:160]},
-                       messages=[{"type": "text", "text": "{{display_name}}さん"}])
-    second = env.create(name="multicast", track_links="off",
-                        audience={"type": "list", "line_user_ids": users[160:]},
-                        messages=[{"type": "text", "text": "同じ内容"}])
+    first = env.create(
+        name="push",
+        audience={"type": "list", "line_user_ids": users[:160]},
+        messages=[{"type": "text", "text": "{{display_name}}さん"}],
+    )
+    second = env.create(
+        name="multicast",
+        track_links="off",
+        audience={"type": "list", "line_user_ids": users[160:]},
+        messages=[{"type": "text", "text": "同じ内容"}],
+    )
     started = time.monotonic()
     for delivery in (first, second):
         assert env.call("POST", f"/deliveries/{delivery['id']}/schedule").status_code == 200
@@ -110,5 +132,4 @@ def test_scaled_rate_limits_are_never_exceeded(start_env):
     # 160 pushes at 40/s after a 20-request burst take 3.5 s; 8 multicasts at 4/s, 2 s
     assert elapsed >= 3.3
     assert elapsed < 12, elapsed
-    assert Counter(e.kind for u in users for e in env.inbox(u)) == {"push": 160,
-                                                                   "multicast": 3840}
+    assert Counter(e.kind for u in users for e in env.inbox(u)) == {"push": 160, "multicast": 3840}

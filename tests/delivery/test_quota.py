@@ -34,8 +34,14 @@ def test_refused_at_start_when_the_quota_shrank(start_env):
 
 def test_partial_sends_to_a_random_part_within_the_quota(start_env):
     env = start_env(friends=60, quota_limit=25)
-    first = env.send(name="partial", audience={"type": "all"}, quota_mode="partial",
-                     holdout_share=0.2, seed=3, messages=MESSAGE)
+    first = env.send(
+        name="partial",
+        audience={"type": "all"},
+        quota_mode="partial",
+        holdout_share=0.2,
+        seed=3,
+        messages=MESSAGE,
+    )
     progress = first["progress"]
     assert progress["sent"] == 25 and sum(env.received().values()) == 25
     assert progress["held_out"] + progress["skipped"] + 25 == 60

@@ -394,3 +394,39 @@ def test_member_ids_link_like_the_members_service(client, state, api_account, ex
         client, api_account, _csv("line_user_id,member_id", f"{uid(4)},M-1", f"{uid(5)},M-9")
     ).json()
     assert [(e["row"], e["column"]) for e in again["errors"]] == [(3, "member_id")]
+
+
+@pytest.mark.parametrize("blind", [False, True])
+def test_a_write_racing_the_import_costs_only_its_row(state, api_account, monkeypatch, blind):
+    """Between the passes another friend takes a member ID the file links. The apply pass
+    sees it (or, blind to it, hits the unique constraint and retries row by row): that row
+    is reported and skipped, the others still go in."""
+    from enishi.friends import csv_apply
+    from enishi.friends.csv_io import import_csv
+
+    real = csv_apply._plans
+
+    def without_holder_check(session, account_id, rows):
+        plans, conflicts = real(session, account_id, rows)
+        plans += [
+            csv_apply.Plan(row, None, created=True, member_id=row.member_id) for row, _ in conflicts
+        ]
+        return plans, []
+
+    def race(phase, done, total):
+        if phase == "validate" and done == total and not race.done:
+            race.done = True
+            with state.sessions.begin() as session:
+                make_friend(session, api_account.id, 42, member_id="M-race")
+            if blind:
+                monkeypatch.setattr(csv_apply, "_plans", without_holder_check)
+
+    race.done = False
+    content = _csv("line_user_id,member_id", f"{uid(40)},M-race", f"{uid(41)},M-41")
+    report = import_csv(state.sessions, api_account.id, io.BytesIO(content), progress=race)
+    assert report["applied"] is True and report["created"] == 1
+    assert [e["row"] for e in report["errors"]] == [2]
+    assert (report["valid_rows"], report["invalid_rows"]) == (1, 1)
+    with state.sessions() as session:
+        members = dict(session.execute(select(Friend.line_user_id, Friend.member_id)).all())
+    assert members == {uid(41): "M-41", uid(42): "M-race"}
