@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from collections import Counter
 
 import pytest
@@ -95,8 +94,7 @@ def test_following_or_not(crowd):
     assert not any(f.is_friend or f.followed_at for f in strangers)
 
 
-def test_ten_thousand_in_well_under_a_second():
-    started = time.perf_counter()
+def test_ten_thousand_distinct_friends():
+    # speed is measured by the emulator benchmarks, not here (machines are noisy)
     friends = generate_friends(10_000, seed=2, now=NOW)
-    assert len(friends) == 10_000
-    assert time.perf_counter() - started < 1.0
+    assert len({f.user_id for f in friends}) == 10_000

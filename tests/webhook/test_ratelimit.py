@@ -18,7 +18,7 @@ def test_a_burst_then_the_steady_rate():
     for _ in range(40):
         limiter.acquire()
     elapsed = time.monotonic() - started
-    assert 0.18 <= elapsed < 0.5  # 40 more at 200/s
+    assert elapsed >= 0.18  # 40 more at 200/s (an upper bound would measure the machine)
 
 
 def test_threads_share_the_bucket():
