@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from enishi.db.base import utcnow
 from enishi.db.upsert import insert_ignore
 from enishi.delivery.models import (
+    FAILED,
     PAUSED,
     PENDING,
     SENDING,
@@ -40,7 +41,6 @@ from enishi.delivery.models import (
 from enishi.delivery.runtime import runtime_for
 from enishi.deps import AppState
 
-FAILED_REQUEST = "failed"
 GIVE_UP_AFTER = timedelta(hours=23)  # LINE forgets a retry key after 24 h
 PATHS = {"push": "/v2/bot/message/push", "multicast": "/v2/bot/message/multicast"}
 _R = DeliveryRequest.__table__
@@ -55,7 +55,6 @@ class Job:
     kind: str
     retry_key: str
     body: bytes
-    recipients: int
     attempts: int
     first_attempt_at: datetime | None
     lease_until: datetime
@@ -149,20 +148,25 @@ class Outbox:
                 )
             )
 
-    def hold_channel(self, account_id: int) -> tuple[bool, list[int]]:
-        """Take or renew this worker's send lease on the account; (held, ids of its
-        deliveries that are sending)."""
+    def hold_channel(self, account_id: int) -> tuple[bool, bool, list[int]]:
+        """Take or renew this worker's send lease on the account: (held, taken over from
+        another worker less than a second ago — LINE's bucket may not have refilled yet —,
+        ids of the account's deliveries that are sending)."""
         now = utcnow()
         until = now + self.channel_lease
         table = DeliveryChannelLease.__table__
         with self.sessions.begin() as session:
             conn = session.connection()
-            insert_ignore(
-                conn,
-                table,
-                [{"account_id": account_id, "holder": self.holder, "lease_until": until}],
-                ["account_id"],
-            )
+            before = conn.execute(
+                select(table.c.holder, table.c.lease_until).where(table.c.account_id == account_id)
+            ).first()
+            if before is None:
+                insert_ignore(
+                    conn,
+                    table,
+                    [{"account_id": account_id, "holder": self.holder, "lease_until": until}],
+                    ["account_id"],
+                )
             held = (
                 conn.execute(
                     update(table)
@@ -174,6 +178,12 @@ class Outbox:
                 ).rowcount
                 == 1
             )
+            recent = (
+                held
+                and before is not None
+                and before.holder != self.holder
+                and (now - before.lease_until).total_seconds() < 1.0
+            )
             active = list(
                 session.scalars(
                     select(Delivery.id).where(
@@ -181,7 +191,7 @@ class Outbox:
                     )
                 )
             )
-        return held, active
+        return held, recent, active
 
     def release_channel(self, account_id: int) -> None:
         table = DeliveryChannelLease.__table__
@@ -236,7 +246,6 @@ class Outbox:
                     _R.c.delivery_id,
                     _R.c.retry_key,
                     cast(_R.c.payload, Text).label("body"),  # sent as stored
-                    _R.c.recipient_count,
                     _R.c.attempts,
                     _R.c.due_at,
                     _R.c.first_attempt_at,
@@ -253,7 +262,6 @@ class Outbox:
                 kind,
                 r.retry_key,
                 r.body.encode(),
-                r.recipient_count,
                 r.attempts,
                 r.first_attempt_at,
                 until,
@@ -315,7 +323,7 @@ class Outbox:
                     update(_R)
                     .where(_R.c.id == bindparam("rid"), _R.c.status != SENT)
                     .values(
-                        status=FAILED_REQUEST,
+                        status=FAILED,
                         error=bindparam("err"),
                         attempts=bindparam("n"),
                         first_attempt_at=bindparam("first"),

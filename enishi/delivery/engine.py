@@ -4,9 +4,10 @@ LINE as fast as LINE's limits allow and never faster.
 One *lane* per account (LINE limits each channel separately) holds the channel's send
 lease, claims due requests a second's worth at a time, and paces each endpoint with a
 token bucket at LINE's rate (push 2,000/s, multicast 200/s, times the configured scale).
-The bucket holds half a second's worth, half of LINE's own, so a start at full speed, a
-network hiccup that bunches requests, or a handover between workers never overdraws LINE's
-bucket. Outcomes are written back in batches every 50 ms by one recorder. The engine stops
+The bucket holds half a second's worth, half of LINE's own, and at most that many requests
+are unanswered at once, so a start at full speed or a stall that bunches requests never
+overdraws LINE's bucket; a worker taking a channel over from another right after it sent
+starts with an empty bucket. Outcomes are written back in batches every 50 ms by one recorder. The engine stops
 by itself after a few idle seconds; the worker poller starts it again when work appears.
 """
 
@@ -57,8 +58,16 @@ class Engine:
         self._pending: list[Outcome] = []
         self._finished = 0
         self._progress = threading.Condition()
-        self.sent_requests = 0  # lifetime counters, for tests and benchmarks
-        self.rate_limited = 0
+        self._buckets: dict[tuple[int, str], TokenBucket] = {}
+
+    def bucket(self, account_id: int, kind: str) -> TokenBucket:
+        """The channel's bucket for an endpoint: kept for the engine's life, so a lane that
+        starts again does not start with a fresh burst."""
+        key = (account_id, kind)
+        if key not in self._buckets:
+            rate = LIMITS[kind] * self.scale
+            self._buckets[key] = TokenBucket(rate, max(1.0, rate * BURST_SECONDS))
+        return self._buckets[key]
 
     # --- control (any thread) ----------------------------------------------------------------
     @property
@@ -164,8 +173,6 @@ class Engine:
     # --- outcomes ----------------------------------------------------------------------------
     def add(self, outcome: Outcome) -> None:
         self._pending.append(outcome)
-        if outcome.action == "sent":
-            self.sent_requests += 1
 
     async def _recorder(self) -> None:
         while True:
@@ -194,14 +201,17 @@ class Lane:
     def __init__(self, engine: Engine, account_id: int) -> None:
         self.engine, self.account_id = engine, account_id
         self.rates = {kind: LIMITS[kind] * engine.scale for kind in KINDS}
-        self.buckets = {
-            kind: TokenBucket(rate, max(1.0, rate * BURST_SECONDS))
-            for kind, rate in self.rates.items()
-        }
+        self.buckets = {kind: engine.bucket(account_id, kind) for kind in KINDS}
         self.queues: dict[str, collections.deque[Job]] = {k: collections.deque() for k in KINDS}
         self.kicks = {kind: asyncio.Event() for kind in KINDS}
         self.wake = asyncio.Event()
-        self.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        # at most half a second of LINE's allowance unanswered per endpoint: if LINE (or
+        # the path to it) stalls and then takes everything at once, its one-second bucket
+        # still holds enough for what arrives together
+        self.slots = {
+            kind: asyncio.Semaphore(min(MAX_IN_FLIGHT, max(1, int(rate * BURST_SECONDS))))
+            for kind, rate in self.rates.items()
+        }
         self.active: set[int] = set()
         self.held_until = 0.0
         self.in_flight = 0
@@ -221,8 +231,13 @@ class Lane:
         keep = engine.channel_lease.total_seconds() * 2 / 3
         try:
             while not self.stopping:
-                held, active = await asyncio.to_thread(engine.outbox.hold_channel, self.account_id)
-                now = time.monotonic()
+                now = time.monotonic()  # before asking: the lease runs from the ask
+                held, recent, active = await asyncio.to_thread(
+                    engine.outbox.hold_channel, self.account_id
+                )
+                if recent:  # another worker was sending until just now: start empty
+                    for bucket in self.buckets.values():
+                        bucket.reserve(bucket.capacity)
                 self.held_until = now + keep if held else 0.0
                 self.active = set(active)
                 if not active and not self.busy:
@@ -302,24 +317,25 @@ class Lane:
 
     async def _pump(self, kind: str) -> None:
         queue, bucket, kick = self.queues[kind], self.buckets[kind], self.kicks[kind]
+        slots = self.slots[kind]
         while not self.stopping:
             if not queue:
                 kick.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(kick.wait(), 0.2)
                 continue
-            await self.slots.acquire()
+            await slots.acquire()
             job = queue[0]
             if self._may_send(job):
                 wait = bucket.reserve()
                 if wait > 0:
                     await asyncio.sleep(wait)
             if not queue or queue[0] is not job:  # given back while waiting
-                self.slots.release()
+                slots.release()
                 continue
             queue.popleft()
             if not self._may_send(job):
-                self.slots.release()
+                slots.release()
                 self.engine.add(Outcome(job, "release", utcnow(), attempted=False))
                 continue
             self.in_flight += 1
@@ -336,7 +352,6 @@ class Lane:
                 outcome = classify(job, None, {}, b"", error=str(error))
                 status = None
             if status == 429 and outcome.action == "retry":  # LINE's bucket is dry: let it fill
-                self.engine.rate_limited += 1
                 bucket.reserve(bucket.capacity)
             if outcome.action == "pause":
                 self.active.discard(job.delivery_id)
@@ -348,4 +363,4 @@ class Lane:
             )
         finally:
             self.in_flight -= 1
-            self.slots.release()
+            self.slots[job.kind].release()

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from enishi.db.base import utcnow
 from enishi.delivery.audience import add_list, check_audience
 from enishi.delivery.compose import normalize_arms
-from enishi.delivery.dispatcher import FAILED_REQUEST
 from enishi.delivery.models import (
     CANCELLED,
     DRAFT,
@@ -23,7 +22,7 @@ from enishi.delivery.models import (
     DeliveryRecipient,
     DeliveryRequest,
 )
-from enishi.delivery.progress import counts
+from enishi.delivery.progress import TERMINAL, counts
 from enishi.delivery.scheduler import check_timing, problems_error
 from enishi.delivery.schemas import DeliveryCreate, DeliveryOut, Progress, RecipientOut
 from enishi.friends.models import Friend
@@ -143,12 +142,8 @@ def recipients(
     outcome."""
     p, r = DeliveryRecipient.__table__, DeliveryRequest.__table__
     queued = p.c.status == QUEUED
-    effective = case(
-        (and_(queued, r.c.status == SENT), SENT),
-        (and_(queued, r.c.status == FAILED_REQUEST), "failed"),
-        (and_(queued, r.c.status == CANCELLED), CANCELLED),
-        else_=p.c.status,
-    )
+    # a queued recipient's outcome is its request's, once that is final
+    effective = case((and_(queued, r.c.status.in_(TERMINAL)), r.c.status), else_=p.c.status)
     if status is not None and status not in RECIPIENT_STATUSES:
         raise ApiError(
             422, "invalid", f"status must be one of {', '.join(RECIPIENT_STATUSES)}", "status"

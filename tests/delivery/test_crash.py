@@ -97,15 +97,9 @@ def test_sigkill_mid_delivery_still_exactly_once(start_env, workers):
     assert out["progress"]["sent"] == 2000 and out["progress"]["failed"] == 0
     assert env.received() == Counter(dict.fromkeys(env.friends, 1))
     counters = env.counters()
-    if workers == 1:
-        assert counters.get("rate_limited", 0) == 0
-    else:
-        # Known gap (see the closing note of stop 6): when a CPU-starved holder's channel
-        # lease lapses mid-send, the next worker starts with a full bucket while the old
-        # one still has requests in flight, so LINE may answer 429 a handful of times. The
-        # 429s are retried with their retry keys (exactly-once holds, checked above); the
-        # limit itself is only touched during that handover.
-        assert counters.get("rate_limited", 0) <= 5
+    # one sender per channel at a time; a takeover less than a second after the previous
+    # holder stopped starts with an empty bucket, so LINE's is never overdrawn
+    assert counters.get("rate_limited", 0) == 0
     assert counters.get("retry_key_conflicts", 0) > 0  # lost answers and orphans were resent
     recipients = env.recipients(delivery["id"])
     assert all(r["status"] == "sent" and r["sent_at"] for r in recipients)
