@@ -31,8 +31,7 @@ TAG_MAX = 100
 
 def get_friend(session: Session, account_id: int, line_user_id: str) -> Friend | None:
     return session.scalar(
-        select(Friend).where(Friend.account_id == account_id,
-                             Friend.line_user_id == line_user_id)
+        select(Friend).where(Friend.account_id == account_id, Friend.line_user_id == line_user_id)
     )
 
 
@@ -56,10 +55,12 @@ def get_or_create_friend(session: Session, account_id: int, line_user_id: str) -
     return friend
 
 
-def record_activity(session: Session, friend: Friend, kind: str, at: datetime,
-                    data: dict[str, Any] | None = None) -> FriendActivity:
-    activity = FriendActivity(account_id=friend.account_id, friend_id=friend.id, kind=kind,
-                              at=at, data=data or {})
+def record_activity(
+    session: Session, friend: Friend, kind: str, at: datetime, data: dict[str, Any] | None = None
+) -> FriendActivity:
+    activity = FriendActivity(
+        account_id=friend.account_id, friend_id=friend.id, kind=kind, at=at, data=data or {}
+    )
     session.add(activity)
     return activity
 
@@ -87,29 +88,40 @@ def add_tag(session: Session, friend: Friend, name: str) -> bool:
 
 
 def remove_tag(session: Session, friend: Friend, name: str) -> bool:
-    tag = session.scalar(select(Tag).where(Tag.account_id == friend.account_id,
-                                           Tag.name == name.strip()))
+    tag = session.scalar(
+        select(Tag).where(Tag.account_id == friend.account_id, Tag.name == name.strip())
+    )
     if tag is None:
         return False
-    result = session.execute(delete(FriendTag).where(FriendTag.friend_id == friend.id,
-                                                     FriendTag.tag_id == tag.id))
+    result = session.execute(
+        delete(FriendTag).where(FriendTag.friend_id == friend.id, FriendTag.tag_id == tag.id)
+    )
     return bool(result.rowcount)
 
 
 def friend_tags(session: Session, friend_id: int) -> list[str]:
-    return list(session.scalars(
-        select(Tag.name).join(FriendTag, FriendTag.tag_id == Tag.id)
-        .where(FriendTag.friend_id == friend_id).order_by(Tag.name)
-    ))
+    return list(
+        session.scalars(
+            select(Tag.name)
+            .join(FriendTag, FriendTag.tag_id == Tag.id)
+            .where(FriendTag.friend_id == friend_id)
+            .order_by(Tag.name)
+        )
+    )
 
 
 # --- typed attributes ----------------------------------------------------------------------
 def attribute_def(session: Session, account_id: int, key: str) -> AttributeDef:
-    definition = session.scalar(select(AttributeDef).where(AttributeDef.account_id == account_id,
-                                                           AttributeDef.key == key))
+    definition = session.scalar(
+        select(AttributeDef).where(AttributeDef.account_id == account_id, AttributeDef.key == key)
+    )
     if definition is None:
-        raise ApiError(422, "unknown_attribute", f"no attribute is defined with key {key!r}",
-                       f"attributes.{key}")
+        raise ApiError(
+            422,
+            "unknown_attribute",
+            f"no attribute is defined with key {key!r}",
+            f"attributes.{key}",
+        )
     return definition
 
 
@@ -130,13 +142,15 @@ def parse_attribute(definition: AttributeDef, raw: Any) -> dict[str, Any]:
         try:
             value = raw if isinstance(raw, date) else date.fromisoformat(str(raw).strip())
         except ValueError:
-            raise ApiError(422, "invalid", f"{definition.key} must be a date (YYYY-MM-DD)",
-                           field) from None
+            raise ApiError(
+                422, "invalid", f"{definition.key} must be a date (YYYY-MM-DD)", field
+            ) from None
         return {"value_text": None, "value_number": None, "value_date": value}
     text = str(raw).strip()
     if definition.type == "choice" and text not in (definition.choices or []):
-        raise ApiError(422, "invalid",
-                       f"{definition.key} must be one of {definition.choices}", field)
+        raise ApiError(
+            422, "invalid", f"{definition.key} must be one of {definition.choices}", field
+        )
     if len(text) > 1000:
         raise ApiError(422, "invalid", f"{definition.key} is longer than 1000 characters", field)
     return {"value_text": text, "value_number": None, "value_date": None}
@@ -152,8 +166,11 @@ def set_attribute(session: Session, friend: Friend, key: str, raw: Any) -> None:
             session.delete(current)
         return
     if current is None:
-        session.add(FriendAttribute(friend_id=friend.id, attribute_def_id=definition.id,
-                                    updated_at=utcnow(), **values))
+        session.add(
+            FriendAttribute(
+                friend_id=friend.id, attribute_def_id=definition.id, updated_at=utcnow(), **values
+            )
+        )
     else:
         for column, value in values.items():
             setattr(current, column, value)
@@ -162,8 +179,13 @@ def set_attribute(session: Session, friend: Friend, key: str, raw: Any) -> None:
 
 def friend_attributes(session: Session, friend_id: int) -> dict[str, Any]:
     rows = session.execute(
-        select(AttributeDef.key, AttributeDef.type, FriendAttribute.value_text,
-               FriendAttribute.value_number, FriendAttribute.value_date)
+        select(
+            AttributeDef.key,
+            AttributeDef.type,
+            FriendAttribute.value_text,
+            FriendAttribute.value_number,
+            FriendAttribute.value_date,
+        )
         .join(FriendAttribute, FriendAttribute.attribute_def_id == AttributeDef.id)
         .where(FriendAttribute.friend_id == friend_id)
     )
@@ -180,16 +202,20 @@ UNCHANGED: Any = object()
 
 
 def list_attribute_defs(session: Session, account_id: int) -> list[AttributeDef]:
-    return list(session.scalars(
-        select(AttributeDef).where(AttributeDef.account_id == account_id)
-        .order_by(AttributeDef.key)
-    ))
+    return list(
+        session.scalars(
+            select(AttributeDef)
+            .where(AttributeDef.account_id == account_id)
+            .order_by(AttributeDef.key)
+        )
+    )
 
 
 def find_attribute_def(session: Session, account_id: int, key: str) -> AttributeDef:
     """The definition for the REST resource /attributes/{key}: 404 when there is none."""
-    definition = session.scalar(select(AttributeDef).where(AttributeDef.account_id == account_id,
-                                                           AttributeDef.key == key))
+    definition = session.scalar(
+        select(AttributeDef).where(AttributeDef.account_id == account_id, AttributeDef.key == key)
+    )
     if definition is None:
         raise ApiError(404, "not_found", f"no attribute is defined with key {key!r}", "key")
     return definition
@@ -197,24 +223,24 @@ def find_attribute_def(session: Session, account_id: int, key: str) -> Attribute
 
 def _clean_choices(kind: str, choices: list[Any] | None) -> list[str] | None:
     if kind not in ATTRIBUTE_TYPES:
-        raise ApiError(422, "invalid", f"type must be one of {', '.join(ATTRIBUTE_TYPES)}",
-                       "type")
+        raise ApiError(422, "invalid", f"type must be one of {', '.join(ATTRIBUTE_TYPES)}", "type")
     if kind != "choice":
         if choices:
-            raise ApiError(422, "invalid", "choices are only for attributes of type choice",
-                           "choices")
+            raise ApiError(
+                422, "invalid", "choices are only for attributes of type choice", "choices"
+            )
         return None
     if not choices:
-        raise ApiError(422, "invalid", "an attribute of type choice needs its choices",
-                       "choices")
+        raise ApiError(422, "invalid", "an attribute of type choice needs its choices", "choices")
     if len(choices) > CHOICES_MAX:
         raise ApiError(422, "invalid", f"at most {CHOICES_MAX} choices", "choices")
     cleaned: list[str] = []
     for index, choice in enumerate(choices):
         text = choice.strip() if isinstance(choice, str) else ""
         if not text or len(text) > CHOICE_MAX:
-            raise ApiError(422, "invalid", f"a choice is 1-{CHOICE_MAX} characters of text",
-                           f"choices.{index}")
+            raise ApiError(
+                422, "invalid", f"a choice is 1-{CHOICE_MAX} characters of text", f"choices.{index}"
+            )
         if text in cleaned:
             raise ApiError(422, "invalid", f"choice {text!r} is listed twice", f"choices.{index}")
         cleaned.append(text)
@@ -228,31 +254,55 @@ def _clean_label(label: Any) -> str:
     return text
 
 
-def create_attribute_def(session: Session, account_id: int, *, key: str, label: str, type: str,
-                         choices: list[str] | None = None) -> AttributeDef:
+def create_attribute_def(
+    session: Session,
+    account_id: int,
+    *,
+    key: str,
+    label: str,
+    type: str,
+    choices: list[str] | None = None,
+) -> AttributeDef:
     if not isinstance(key, str) or not ATTRIBUTE_KEY.match(key):
-        raise ApiError(422, "invalid", "a key is a lowercase letter then up to 63 of a-z, 0-9, _",
-                       "key")
+        raise ApiError(
+            422, "invalid", "a key is a lowercase letter then up to 63 of a-z, 0-9, _", "key"
+        )
     label = _clean_label(label)
     cleaned = _clean_choices(type, choices)
-    if session.scalar(select(AttributeDef.id).where(AttributeDef.account_id == account_id,
-                                                    AttributeDef.key == key)):
+    if session.scalar(
+        select(AttributeDef.id).where(
+            AttributeDef.account_id == account_id, AttributeDef.key == key
+        )
+    ):
         raise ApiError(409, "conflict", f"an attribute with key {key!r} exists already", "key")
-    definition = AttributeDef(account_id=account_id, key=key, label=label, type=type,
-                              choices=cleaned, created_at=utcnow())
+    definition = AttributeDef(
+        account_id=account_id, key=key, label=label, type=type, choices=cleaned, created_at=utcnow()
+    )
     session.add(definition)
     session.flush()
     return definition
 
 
 def attribute_value_count(session: Session, definition_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(FriendAttribute)
-                          .where(FriendAttribute.attribute_def_id == definition_id)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(FriendAttribute)
+            .where(FriendAttribute.attribute_def_id == definition_id)
+        )
+        or 0
+    )
 
 
-def update_attribute_def(session: Session, account_id: int, key: str, *,
-                         label: str | None = None, type: str | None = None,
-                         choices: list[str] | None = None) -> AttributeDef:
+def update_attribute_def(
+    session: Session,
+    account_id: int,
+    key: str,
+    *,
+    label: str | None = None,
+    type: str | None = None,
+    choices: list[str] | None = None,
+) -> AttributeDef:
     """Change a definition's label, type or choices. Friends' values are never converted or
     dropped silently: a type change is refused while values exist, and so is removing a
     choice that friends hold."""
@@ -261,22 +311,36 @@ def update_attribute_def(session: Session, account_id: int, key: str, *,
     if new_type != definition.type:
         held = attribute_value_count(session, definition.id)
         if held:
-            raise ApiError(409, "type_change_refused",
-                           f"{key} has values for {held} friend(s); its type cannot change "
-                           f"from {definition.type} to {new_type}. Clear those values or "
-                           "define a new attribute instead", "type")
+            raise ApiError(
+                409,
+                "type_change_refused",
+                f"{key} has values for {held} friend(s); its type cannot change "
+                f"from {definition.type} to {new_type}. Clear those values or "
+                "define a new attribute instead",
+                "type",
+            )
     if choices is None and new_type == "choice" and definition.type == "choice":
         choices = definition.choices
     cleaned = _clean_choices(new_type, choices)
     if cleaned is not None and definition.type == "choice":
-        in_use = sorted(set(session.scalars(
-            select(FriendAttribute.value_text).where(
-                FriendAttribute.attribute_def_id == definition.id,
-                FriendAttribute.value_text.not_in(cleaned)))))
+        in_use = sorted(
+            set(
+                session.scalars(
+                    select(FriendAttribute.value_text).where(
+                        FriendAttribute.attribute_def_id == definition.id,
+                        FriendAttribute.value_text.not_in(cleaned),
+                    )
+                )
+            )
+        )
         if in_use:
-            raise ApiError(409, "choices_in_use",
-                           f"friends hold {key} = {', '.join(map(repr, in_use[:10]))}; keep "
-                           "those choices or change the friends' values first", "choices")
+            raise ApiError(
+                409,
+                "choices_in_use",
+                f"friends hold {key} = {', '.join(map(repr, in_use[:10]))}; keep "
+                "those choices or change the friends' values first",
+                "choices",
+            )
     if label is not None:
         definition.label = _clean_label(label)
     definition.type, definition.choices = new_type, cleaned
@@ -288,8 +352,9 @@ def delete_attribute_def(session: Session, account_id: int, key: str) -> int:
     """Delete a definition and every friend's value of it; how many values went with it."""
     definition = find_attribute_def(session, account_id, key)
     held = attribute_value_count(session, definition.id)
-    session.execute(delete(FriendAttribute)
-                    .where(FriendAttribute.attribute_def_id == definition.id))
+    session.execute(
+        delete(FriendAttribute).where(FriendAttribute.attribute_def_id == definition.id)
+    )
     session.delete(definition)
     session.flush()
     return held
@@ -314,8 +379,9 @@ def clean_tag_names(names: Any, field: str) -> list[str]:
     for index, name in enumerate(names):
         text = name.strip() if isinstance(name, str) else ""
         if not text or len(text) > TAG_MAX:
-            raise ApiError(422, "invalid", f"a tag name is 1-{TAG_MAX} characters",
-                           f"{field}.{index}")
+            raise ApiError(
+                422, "invalid", f"a tag name is 1-{TAG_MAX} characters", f"{field}.{index}"
+            )
         if ";" in text:
             raise ApiError(422, "invalid", "a tag name cannot contain ';'", f"{field}.{index}")
         if text not in cleaned:
@@ -323,10 +389,17 @@ def clean_tag_names(names: Any, field: str) -> list[str]:
     return cleaned
 
 
-def update_friend(session: Session, friend: Friend, *, attributes: dict[str, Any] | None = None,
-                  tags_add: list[str] = (), tags_remove: list[str] = (),
-                  notes: Any = UNCHANGED,
-                  source: str = "api", at: datetime | None = None) -> list[dict[str, Any]]:
+def update_friend(
+    session: Session,
+    friend: Friend,
+    *,
+    attributes: dict[str, Any] | None = None,
+    tags_add: list[str] = (),
+    tags_remove: list[str] = (),
+    notes: Any = UNCHANGED,
+    source: str = "api",
+    at: datetime | None = None,
+) -> list[dict[str, Any]]:
     """Set attributes (None clears one), add and remove tags, replace notes. Everything is
     checked before anything changes, so a bad value changes nothing (the first error names
     its field). Each real change is recorded as activity for the timeline; the changes are
@@ -335,21 +408,24 @@ def update_friend(session: Session, friend: Friend, *, attributes: dict[str, Any
     parsed: list[tuple[AttributeDef, dict[str, Any]]] = []
     for key, raw in (attributes or {}).items():
         if isinstance(raw, bool | list | dict):
-            raise ApiError(422, "invalid", f"{key} must be text, a number or a date",
-                           f"attributes.{key}")
+            raise ApiError(
+                422, "invalid", f"{key} must be text, a number or a date", f"attributes.{key}"
+            )
         definition = attribute_def(session, friend.account_id, key)
         parsed.append((definition, parse_attribute(definition, raw)))
     adding = clean_tag_names(list(tags_add), "tags_add")
     removing = clean_tag_names(list(tags_remove), "tags_remove")
     for index, name in enumerate(removing):
         if name in adding:
-            raise ApiError(422, "invalid", f"tag {name!r} is both added and removed",
-                           f"tags_remove.{index}")
-    if notes is not UNCHANGED and notes is not None and (
-        not isinstance(notes, str) or len(notes) > NOTES_MAX
+            raise ApiError(
+                422, "invalid", f"tag {name!r} is both added and removed", f"tags_remove.{index}"
+            )
+    if (
+        notes is not UNCHANGED
+        and notes is not None
+        and (not isinstance(notes, str) or len(notes) > NOTES_MAX)
     ):
-        raise ApiError(422, "invalid", f"notes are text of at most {NOTES_MAX} characters",
-                           "notes")
+        raise ApiError(422, "invalid", f"notes are text of at most {NOTES_MAX} characters", "notes")
     changes: list[dict[str, Any]] = []
 
     def change(kind: str, **data: Any) -> None:
@@ -360,11 +436,13 @@ def update_friend(session: Session, friend: Friend, *, attributes: dict[str, Any
     for definition, values in parsed:
         old = before.get(definition.key)
         old = int(old) if isinstance(old, float) and old.is_integer() else old
-        new = typed_value(definition.type, values["value_text"], values["value_number"],
-                          values["value_date"])
+        new = typed_value(
+            definition.type, values["value_text"], values["value_number"], values["value_date"]
+        )
         if old != new:
             raw = {"number": values["value_number"], "date": values["value_date"]}.get(
-                definition.type, values["value_text"])
+                definition.type, values["value_text"]
+            )
             set_attribute(session, friend, definition.key, raw)
             change("attribute_set", key=definition.key, old=old, new=new)
     for name in adding:
@@ -388,12 +466,18 @@ def delete_tag(session: Session, account_id: int, name: str) -> int:
     if tag is None:
         raise ApiError(404, "not_found", f"no tag named {name!r}", "name")
     data = {"tag": tag.name, "source": "tag_deleted"}
-    session.execute(insert(FriendActivity).from_select(
-        ["account_id", "friend_id", "kind", "at", "data"],
-        select(literal(account_id), FriendTag.friend_id, literal("tag_removed"),
-               literal(utcnow(), UTCDateTime()), literal(data, Json()))
-        .where(FriendTag.tag_id == tag.id),
-    ))
+    session.execute(
+        insert(FriendActivity).from_select(
+            ["account_id", "friend_id", "kind", "at", "data"],
+            select(
+                literal(account_id),
+                FriendTag.friend_id,
+                literal("tag_removed"),
+                literal(utcnow(), UTCDateTime()),
+                literal(data, Json()),
+            ).where(FriendTag.tag_id == tag.id),
+        )
+    )
     untagged = session.execute(delete(FriendTag).where(FriendTag.tag_id == tag.id)).rowcount
     session.delete(tag)
     session.flush()
