@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
@@ -63,6 +65,30 @@ def _parse_error(exc: ValidationError) -> ErrorDetail:
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first.get("loc", ()))
     return ErrorDetail(code="invalid", message=first.get("msg", "invalid"), field=field or None)
+
+
+def _split_batch(
+    raws: list[Any], adapter: TypeAdapter[Any], id_field: str
+) -> tuple[list[tuple[int, Any]], dict[int, tuple[str | None, ErrorDetail]]]:
+    """Validate each entry of a batch on its own, so one bad entry does not sink the rest:
+    (valid entries with their index, errors by index with the entry's own id if it had one)."""
+    valid: list[tuple[int, Any]] = []
+    invalid: dict[int, tuple[str | None, ErrorDetail]] = {}
+    for index, raw in enumerate(raws):
+        try:
+            valid.append((index, adapter.validate_python(raw)))
+        except ValidationError as exc:
+            own_id = raw.get(id_field) if isinstance(raw, dict) else None
+            invalid[index] = (own_id if isinstance(own_id, str) else None, _parse_error(exc))
+    return valid, invalid
+
+
+def _tally(results: list[Any]) -> dict[str, int]:
+    return {
+        "created": sum(r.status == "created" for r in results),
+        "duplicates": sum(r.status == "duplicate" for r in results),
+        "errors": sum(r.status == "error" for r in results),
+    }
 
 
 # --- links ---------------------------------------------------------------------------------
@@ -228,24 +254,13 @@ def post_conversions(
 ) -> ConversionBatchOut:
     """Up to 5,000 orders; one result per order. Valid orders are stored even when others
     in the batch fail."""
-    parsed: list[ConversionIn] = []
-    positions: list[int] = []
-    results: list[ConversionBatchItem | None] = [None] * len(body.conversions)
-    for index, raw in enumerate(body.conversions):
-        try:
-            parsed.append(_conversion_in.validate_python(raw))
-            positions.append(index)
-        except ValidationError as exc:
-            order_id = raw.get("order_id") if isinstance(raw, dict) else None
-            results[index] = ConversionBatchItem(
-                index=index,
-                status="error",
-                order_id=order_id if isinstance(order_id, str) else None,
-                error=_parse_error(exc),
-            )
-    for index, entry, outcome in zip(
-        positions, parsed, conv.record_conversions(session, account, parsed), strict=True
-    ):
+    valid, invalid = _split_batch(body.conversions, _conversion_in, "order_id")
+    results = {
+        index: ConversionBatchItem(index=index, status="error", order_id=own_id, error=error)
+        for index, (own_id, error) in invalid.items()
+    }
+    outcomes = conv.record_conversions(session, account, [entry for _, entry in valid])
+    for (index, entry), outcome in zip(valid, outcomes, strict=True):
         item = ConversionBatchItem(index=index, status=outcome.status, order_id=entry.order_id)
         if outcome.error is not None:
             item.error = _error(outcome.error)
@@ -254,13 +269,8 @@ def post_conversions(
             item.friend_found = outcome.conversion.friend_id is not None
             item.attributed = outcome.conversion.attributed_click_id is not None
         results[index] = item
-    final = [r for r in results if r is not None]
-    return ConversionBatchOut(
-        results=final,
-        created=sum(r.status == "created" for r in final),
-        duplicates=sum(r.status == "duplicate" for r in final),
-        errors=sum(r.status == "error" for r in final),
-    )
+    final = [results[index] for index in sorted(results)]
+    return ConversionBatchOut(results=final, **_tally(final))
 
 
 @router.get("/conversions", response_model=ConversionPage)
@@ -326,24 +336,13 @@ def post_events(
     session: Session = Depends(db_session, scope="function"),
 ) -> EventBatchOut:
     """Up to 5,000 events; one result per event; valid ones are stored."""
-    parsed: list[EventIn] = []
-    positions: list[int] = []
-    results: list[EventBatchItem | None] = [None] * len(body.events)
-    for index, raw in enumerate(body.events):
-        try:
-            parsed.append(_event_in.validate_python(raw))
-            positions.append(index)
-        except ValidationError as exc:
-            event_id = raw.get("event_id") if isinstance(raw, dict) else None
-            results[index] = EventBatchItem(
-                index=index,
-                status="error",
-                event_id=event_id if isinstance(event_id, str) else None,
-                error=_parse_error(exc),
-            )
-    for index, entry, outcome in zip(
-        positions, parsed, ev.record_events(session, account.id, parsed), strict=True
-    ):
+    valid, invalid = _split_batch(body.events, _event_in, "event_id")
+    results = {
+        index: EventBatchItem(index=index, status="error", event_id=own_id, error=error)
+        for index, (own_id, error) in invalid.items()
+    }
+    outcomes = ev.record_events(session, account.id, [entry for _, entry in valid])
+    for (index, entry), outcome in zip(valid, outcomes, strict=True):
         item = EventBatchItem(index=index, status=outcome.status, event_id=entry.event_id)
         if outcome.error is not None:
             item.error = _error(outcome.error)
@@ -351,13 +350,8 @@ def post_events(
             item.id = outcome.event.id
             item.friend_found = outcome.event.friend_id is not None
         results[index] = item
-    final = [r for r in results if r is not None]
-    return EventBatchOut(
-        results=final,
-        created=sum(r.status == "created" for r in final),
-        duplicates=sum(r.status == "duplicate" for r in final),
-        errors=sum(r.status == "error" for r in final),
-    )
+    final = [results[index] for index in sorted(results)]
+    return EventBatchOut(results=final, **_tally(final))
 
 
 @router.get("/events", response_model=EventPage)

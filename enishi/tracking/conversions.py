@@ -5,9 +5,10 @@ stored unattributed (its LINE user ID / member ID kept), never dropped."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +23,7 @@ from enishi.tracking.schemas import ConversionIn
 
 CHUNK = 500
 RACE_RETRIES = 3
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,6 +34,19 @@ class Outcome:
     conversion: Conversion | None = None
     items: list[ConversionItem] = field(default_factory=list)
     error: ApiError | None = None
+
+
+def store_racing(session: Session, store: Callable[[], T]) -> T:
+    """Run `store` in a savepoint, again when a concurrent request inserted one of the same
+    unique keys meanwhile: the next try sees that row and counts it as a repeat."""
+    for attempt in range(RACE_RETRIES):
+        try:
+            with session.begin_nested():
+                return store()
+        except IntegrityError:
+            if attempt == RACE_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def chunks(values: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
@@ -214,14 +229,7 @@ def record_conversions(
             valid.append(index)
         except ApiError as error:
             outcomes[index] = Outcome("error", error=error)
-    for attempt in range(RACE_RETRIES):
-        try:
-            with session.begin_nested():
-                done = _store(session, account, entries, valid)
-            break
-        except IntegrityError:  # another request stored one of these orders meanwhile
-            if attempt == RACE_RETRIES - 1:
-                raise
+    done = store_racing(session, lambda: _store(session, account, entries, valid))
     for index, outcome in done.items():
         outcomes[index] = outcome
     return [o if o is not None else Outcome("error") for o in outcomes]

@@ -11,12 +11,11 @@ from datetime import UTC
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from enishi.db.base import utcnow
 from enishi.kit.errors import ApiError
-from enishi.tracking.conversions import RACE_RETRIES, chunks, pick_friend, resolve_friends
+from enishi.tracking.conversions import chunks, pick_friend, resolve_friends, store_racing
 from enishi.tracking.models import CustomEvent
 from enishi.tracking.schemas import EventIn
 
@@ -85,15 +84,7 @@ def record_events(
             valid.append(index)
         except ApiError as error:
             outcomes[index] = EventOutcome("error", error=error)
-    done: dict[int, EventOutcome] = {}
-    for attempt in range(RACE_RETRIES):
-        try:
-            with session.begin_nested():
-                done = _store(session, account_id, entries, valid)
-            break
-        except IntegrityError:  # another request stored one of these events meanwhile
-            if attempt == RACE_RETRIES - 1:
-                raise
+    done = store_racing(session, lambda: _store(session, account_id, entries, valid))
     for index, outcome in done.items():
         outcomes[index] = outcome
     return [o if o is not None else EventOutcome("error") for o in outcomes]
