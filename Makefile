@@ -16,7 +16,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/enishi demo
 
+# Browser tests drive Debian's chromium (Playwright cannot download its own browser here);
+# a Japanese font makes the screenshots readable.
+BROWSER_PACKAGES := chromium fonts-ipafont-gothic
+
 test: $(STAMP)
+	test -x /usr/bin/chromium -a -d /usr/share/fonts/opentype/ipafont-gothic || \
+		(export DEBIAN_FRONTEND=noninteractive; apt-get install -y $(BROWSER_PACKAGES) || \
+		(apt-get update && apt-get install -y $(BROWSER_PACKAGES)))
 	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)

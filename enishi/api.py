@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from enishi.accounts.routes import router as account_router
+from enishi.analytics.api import router as analytics_router
 from enishi.delivery.api import router as delivery_router
 from enishi.friends.api import router as friends_router
 from enishi.inflow.api import router as inflow_router
@@ -17,7 +18,8 @@ from enishi.webhook.api import router as webhook_router
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     for domain in (account_router, friends_router, inflow_router, members_router,
-                   tracking_router, webhook_router, segments_router, delivery_router):
+                   tracking_router, webhook_router, segments_router, delivery_router,
+                   analytics_router):
         router.include_router(domain)
     return router
 

@@ -2,6 +2,13 @@
 
 from enishi.accounts.models import Account, ApiKey
 from enishi.db.base import Base
+from enishi.delivery.models import (
+    Delivery,
+    DeliveryChannelLease,
+    DeliveryListMember,
+    DeliveryRecipient,
+    DeliveryRequest,
+)
 from enishi.friends.models import (
     AttributeDef,
     FollowHistory,
@@ -13,18 +20,32 @@ from enishi.friends.models import (
 )
 from enishi.inflow.models import InflowRoute, RouteVisit
 from enishi.members.models import LinkNonce, MemberLink
+from enishi.operators.models import (
+    AuditEntry,
+    LoginFailure,
+    Operator,
+    OperatorRole,
+    OperatorSession,
+)
+from enishi.segments.models import Segment
 from enishi.tracking.models import Click, Conversion, ConversionItem, CustomEvent, Link
 from enishi.webhook.models import WebhookEvent
 
 __all__ = [
     "Account",
     "ApiKey",
+    "AuditEntry",
     "AttributeDef",
     "Base",
     "Click",
     "Conversion",
     "ConversionItem",
     "CustomEvent",
+    "Delivery",
+    "DeliveryChannelLease",
+    "DeliveryListMember",
+    "DeliveryRecipient",
+    "DeliveryRequest",
     "FollowHistory",
     "Friend",
     "FriendActivity",
@@ -33,8 +54,13 @@ __all__ = [
     "InflowRoute",
     "Link",
     "LinkNonce",
+    "LoginFailure",
     "MemberLink",
+    "Operator",
+    "OperatorRole",
+    "OperatorSession",
     "RouteVisit",
+    "Segment",
     "Tag",
     "WebhookEvent",
 ]

@@ -1,173 +1,298 @@
-"""`enishi demo`: the whole loop on one machine, before the CRM exists.
+"""`enishi demo`: enishi and the LINE emulator on one machine, with a living population.
 
-Starts the LINE emulator with virtual friends and a small stand-in for a brand's server
-(a signed-webhook receiver, a link redirector and a shop order endpoint), lives through a
-month of history, sends a multicast with the official SDK, lets the friends react for two
-simulated days, and prints what came back. Later issues replace the stand-in with enishi.
+Starts the emulator (in this process) and `enishi serve` (API, webhooks, tracked links,
+dashboard and worker; a child process) on a SQLite file under `./demo/`, sets up an owner
+login, an account wired to the emulator channel and inflow routes, lives through a
+simulated history in which every follow, block, chat, click, order and member link
+reaches enishi over its real paths and enishi's delivery engine sends weekly campaigns,
+then prints the dashboard URL and the login and keeps running (the friends go on living in
+real time, or faster with --speed). A second run reuses the demo; --fresh starts over.
+See docs/demo.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import typer
 import uvicorn
-from linebot.v3 import WebhookParser
-from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.messaging import (
-    ApiClient,
-    Configuration,
-    MessagingApi,
-    MulticastRequest,
-    TextMessage,
-)
 from rich.console import Console
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from rich.table import Table
 
-from enishi.cli.emulator import build_emulator, print_channels
+from enishi.app import build_state
+from enishi.cli.demo_enishi import (
+    ROUTES,
+    DemoFiles,
+    EnishiServer,
+    Recorded,
+    demo_settings,
+    has_demo_account,
+    is_empty,
+    migrate,
+    recorded,
+    remove_sqlite_files,
+    route_code,
+    set_up_installation,
+)
+from enishi.cli.demo_history import History
+from enishi.cli.emulator import build_emulator
 from enishi.emulator.app import create_app
+from enishi.emulator.state import Channel
 
-console = Console()
-
-
-class BrandStandIn:
-    """What enishi will be: receives webhooks, redirects tracked links, takes orders."""
-
-    def __init__(self, channel_secret: str) -> None:
-        self.parser = WebhookParser(channel_secret)
-        self.events: Counter[str] = Counter()
-        self.bad_signatures = 0
-        self.clicks: Counter[str] = Counter()
-        self.orders: list[dict[str, Any]] = []
-
-    async def webhook(self, request: Request) -> Response:
-        body = (await request.body()).decode()
-        try:
-            events = self.parser.parse(body, request.headers.get("x-line-signature", ""))
-        except InvalidSignatureError:
-            self.bad_signatures += 1
-            return Response(status_code=401)
-        for event in events:
-            self.events[event.type] += 1
-        return Response(status_code=200)
-
-    async def click(self, request: Request) -> Response:
-        self.clicks[request.path_params["code"]] += 1
-        return RedirectResponse("https://shop.example.com/sale", status_code=302)
-
-    async def order(self, request: Request) -> Response:
-        self.orders.append(await request.json())
-        return JSONResponse({"ok": True})
-
-    def app(self) -> Starlette:
-        return Starlette(
-            routes=[
-                Route("/webhook", self.webhook, methods=["POST"]),
-                Route("/c/{code}", self.click, methods=["GET"]),
-                Route("/orders", self.order, methods=["POST"]),
-            ]
-        )
+DEMO_QUOTA = 100_000  # the emulator channel's monthly message quota
 
 
-async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
+class DemoError(RuntimeError):
+    """The demo cannot start (a busy port, a database that is not the demo's)."""
+
+
+@dataclass
+class DemoOptions:
+    directory: Path = Path("demo")
+    port: int = 8000
+    emulator_port: int = 9000
+    friends: int = 10_000
+    days: int = 90
+    seed: int = 1
+    speed: float = 1.0
+    fresh: bool = False
+    exit_after: bool = False
+    database_url: str | None = None  # default: sqlite:///<directory>/enishi.db
+
+
+@dataclass
+class DemoResult:
+    files: DemoFiles
+    dashboard_url: str
+    reused: bool
+    truth: dict[str, int]  # the emulator's ground truth
+    recorded: Recorded  # what enishi recorded
+    delivery_ids: list[int] = field(default_factory=list)
+    generation_seconds: float = 0.0
+
+
+def ground_truth(channel: Channel) -> dict[str, int]:
+    friends = channel.friends.values()
+    return {
+        "friends": len(channel.friends),
+        "following": sum(1 for f in friends if f.is_friend),
+        "blocked": sum(1 for f in friends if f.blocked),
+        "with_route": sum(1 for f in friends if f.traits.inflow_route in channel.route_pages),
+        "members_linked": sum(1 for f in friends if f.linked_member_id),
+        "delivery_clicks": sum(
+            len(users) for urls in channel.link_clicks.values() for users in urls.values()
+        ),
+        "orders": len(channel.orders),
+        "orders_reported": sum(1 for o in channel.orders if o["callback"] == "ok"),
+        "revenue_jpy": sum(o["amount"] for o in channel.orders),
+    }
+
+
+async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
-            task.result()  # raises the startup error, e.g. the port is taken
+            with contextlib.suppress(SystemExit):
+                task.result()
+            raise DemoError(f"port {port} is busy / ポート {port} は使用中です")
         await asyncio.sleep(0.05)
     return server, task
 
 
-def _multicast(base_url: str, token: str, user_ids: list[str], text: str) -> None:
-    config = Configuration(host=base_url, access_token=token)
-    with ApiClient(config) as client:
-        MessagingApi(client).multicast(
-            MulticastRequest(to=user_ids, messages=[TextMessage(text=text)])
-        )
+def _wire_channel(channel: Channel, files: DemoFiles, base_url: str) -> None:
+    """The channel's webhook, the virtual shop's order callback (with the API key, as a
+    brand's EC system would report) and the route pages, at this run's enishi port."""
+    channel.webhook_url = f"{base_url}/webhooks/line/{files.channel_id}"
+    channel.shop_callback_url = f"{base_url}/api/v1/conversions"
+    channel.shop_callback_headers = {"authorization": f"Bearer {files.api_key}"}
+    channel.route_pages = {trait: f"{base_url}/r/{route_code(trait)}" for trait in ROUTES}
 
 
-async def run_demo(
-    port: int, friends: int, exit_after: bool, brand_port: int | None = None
-) -> dict[str, Any]:
+async def run_demo(options: DemoOptions, console: Console) -> DemoResult:
+    directory = options.directory
+    directory.mkdir(parents=True, exist_ok=True)
+    database_url = options.database_url or f"sqlite:///{directory / 'enishi.db'}"
+    json_path, state_file = directory / "demo.json", directory / "emulator.pkl"
+    emulator_base = f"http://127.0.0.1:{options.emulator_port}"
+
+    files = None if options.fresh else DemoFiles.load(json_path)
+    state, reused = None, False
+    if files is not None and state_file.exists():
+        settings = demo_settings(database_url, files.secret_key, options.port, emulator_base)
+        migrate(settings)
+        state = build_state(settings)
+        reused = has_demo_account(state, files.channel_id)
+        if not reused:
+            state.close()
+    if not reused:
+        remove_sqlite_files(database_url)
+        json_path.unlink(missing_ok=True)
+        state_file.unlink(missing_ok=True)
+        files = DemoFiles.new()
+        settings = demo_settings(database_url, files.secret_key, options.port, emulator_base)
+        migrate(settings)
+        state = build_state(settings)
+        if not is_empty(state):
+            state.close()
+            raise DemoError(
+                f"{database_url} は空ではありません / is not empty: use an empty database"
+            )
+        set_up_installation(state, files)
+        files.save(json_path)
+    assert files is not None and state is not None
+
     emulator = build_emulator(
-        specs=[{"friends": friends}], seed=1, rate_limit_scale=1.0, state_file=None, speed=0.0
+        specs=[
+            {
+                "channel_id": files.channel_id,
+                "channel_secret": files.channel_secret,
+                "access_token": files.access_token,
+                "login_channel_id": files.login_channel_id,
+                "display_name": "enishi cosmetics",
+                "quota_limit": DEMO_QUOTA,
+                "friends": 0,
+            }
+        ],
+        seed=options.seed,
+        rate_limit_scale=1.0,
+        state_file=state_file,
+        speed=0.0,
     )
-    channel = next(iter(emulator.state.channels.values()))
-    brand = BrandStandIn(channel.channel_secret)
-    brand_port = brand_port or port + 1
-    brand_url = f"http://127.0.0.1:{brand_port}"
-    channel.webhook_url = f"{brand_url}/webhook"
-    channel.shop_callback_url = f"{brand_url}/orders"
-    base_url = f"http://127.0.0.1:{port}"
-
-    emu_server, emu_task = await _serve(create_app(emulator), port)
-    brand_server, brand_task = await _serve(brand.app(), brand_port)
+    emulator.state.clock.set_speed(0.0)  # stopped while the demo lives time in stretches
+    channel = emulator.state.channels[files.channel_id]
+    enishi = EnishiServer(settings, options.port, directory / "enishi.log")
+    _wire_channel(channel, files, enishi.base_url)
+    emu_server, emu_task = await _serve(create_app(emulator), options.emulator_port)
+    started = time.monotonic()
+    history = History(
+        emulator, channel, state, settings, files.account_id, files.api_key, console, options.seed
+    )
     try:
-        print_channels(emulator, base_url)
-        with console.status("30日分の履歴を生成中 / living through 30 days of history…"):
-            await emulator.simulator.backfill(channel, 30, max(10, friends // 10))
-            await emulator.webhooks.drain(timeout=600)
-        following = [f.user_id for f in channel.friends.values() if f.is_friend][:500]
-        text = f"週末セール開催中！スキンケア全品20%OFF 👉 {brand_url}/c/sale"
-        await asyncio.to_thread(_multicast, base_url, channel.access_token, following, text)
-        with console.status("2日間の反応をシミュレーション中 / two simulated days…"):
-            await emulator.simulator.advance(2 * 24 * 3600)
-            await emulator.webhooks.drain(timeout=600)
-        summary = {
-            "friends": len(channel.friends),
-            "following": sum(1 for f in channel.friends.values() if f.is_friend),
-            "webhook_events": dict(brand.events),
-            "bad_signatures": brand.bad_signatures,
-            "multicast_recipients": len(following),
-            "link_clicks": sum(brand.clicks.values()),
-            "orders": len(brand.orders),
-            "revenue_jpy": sum(int(o.get("amount", 0)) for o in brand.orders),
-        }
-        _print_summary(summary, base_url, channel.channel_id)
-        if not exit_after:
+        enishi.start()
+        await enishi.wait_ready()
+        if reused:
+            console.print(f"既存のデモを再利用します / reusing the demo in {directory}/")
+            with console.status("停止中の時間を生活中 / living the time the demo was stopped…"):
+                await emulator.simulator.run_until(time.time())
+        else:
+            console.print(
+                f"デモを作成します / creating the demo in {directory}/ "
+                f"({options.friends:,} friends, {options.days} days)"
+            )
+            await history.run(options.days, options.friends)
+        clock = emulator.state.clock
+        clock.set(max(clock.now(), time.time()))
+        channel.friend_growth_per_day = options.friends / options.days
+        clock.set_speed(options.speed)
+        await history.settle()
+        emulator.save()
+        result = DemoResult(
+            files=files,
+            dashboard_url=f"{enishi.base_url}/",
+            reused=reused,
+            truth=ground_truth(channel),
+            recorded=await asyncio.to_thread(recorded, state, files.account_id),
+            delivery_ids=history.delivery_ids,
+            generation_seconds=time.monotonic() - started,
+        )
+        _print_summary(console, result, options, emulator_base, directory)
+        if not options.exit_after:
             console.print("\nCtrl-C で終了 / press Ctrl-C to stop")
             await asyncio.Event().wait()
-        return summary
+        return result
     finally:
-        for server in (emu_server, brand_server):
-            server.should_exit = True
-        for task in (emu_task, brand_task):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.to_thread(enishi.stop)
+        emu_server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await emu_task
+        state.close()
 
 
-def _print_summary(summary: dict[str, Any], base_url: str, channel_id: str) -> None:
-    events = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["webhook_events"].items()))
-    console.print(f"""
-[bold]デモ結果 / what happened[/]
-  友だち / friends: {summary["friends"]:,} ({summary["following"]:,} following)
-  署名付きWebhook / signed webhooks received: {events or "none"}
-  マルチキャスト / multicast to {summary["multicast_recipients"]:,} friends (line-bot-sdk)
-  リンククリック / link clicks: {summary["link_clicks"]:,}
-  購入 / orders reported by the virtual shop: {summary["orders"]:,} \
-(¥{summary["revenue_jpy"]:,})
+def _print_summary(
+    console: Console,
+    result: DemoResult,
+    options: DemoOptions,
+    emulator_base: str,
+    directory: Path,
+) -> None:
+    truth, rec = result.truth, result.recorded
+    table = Table(
+        "", "エミュレーター / emulator (ground truth)", "enishi", title="デモの中身 / what is in it"
+    )
+    rows = [
+        ("友だち / friends (ever added)", truth["friends"], rec.friends),
+        ("フォロー中 / following", truth["following"], rec.following),
+        ("ブロック / blocked", truth["blocked"], rec.blocked),
+        ("流入経路あり / with an inflow route", truth["with_route"], rec.with_route),
+        ("会員ID連携 / member IDs linked", truth["members_linked"], rec.members_linked),
+        ("配信のクリック / delivery clicks", truth["delivery_clicks"], rec.delivery_clicks),
+        ("購入・CV / orders → conversions", truth["orders"], rec.conversions),
+        ("売上 / revenue (¥)", truth["revenue_jpy"], rec.revenue_jpy),
+    ]
+    for label, emulated, stored in rows:
+        table.add_row(label, f"{emulated:,}", f"{stored:,}")
+    console.print(table)
+    what = "再利用 / reused" if result.reused else "生成 / generated"
+    console.print(
+        f"{what} in {result.generation_seconds:.0f} s · 配信 / deliveries: {rec.deliveries} · "
+        f"アトリビューション / attributed conversions: {rec.attributed:,}"
+    )
+    speed = (
+        "実時間 / real time"
+        if options.speed == 1
+        else f"×{options.speed:g} (1 real second = {options.speed:g} simulated seconds)"
+    )
+    console.print(
+        f"""
+[bold]管理画面 / dashboard[/]  {result.dashboard_url}
+  メール / email      {result.files.email}
+  パスワード / password  {result.files.password}
 
-[bold]試してみる / try it[/]
-  curl {base_url}/_emulator
-  curl {base_url}/_emulator/channels/{channel_id}/friends?limit=5
-  curl -X POST {base_url}/_emulator/clock -d '{{"advance": 86400}}'
-  Point line-bot-sdk's Configuration(host="{base_url}") at it — see docs/emulator.md.""")
+LINE emulator: {emulator_base}/_emulator · 時計 / clock: {speed}
+データ / data: {directory}/ (enishi.db, emulator.pkl, demo.json, enishi.log) — --fresh で作り直し / to start over""",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def demo(
-    port: int = typer.Option(9000, help="Emulator port (the stand-in brand server uses +1)."),
-    friends: int = typer.Option(10000, help="Virtual friends following at the start."),
-    exit_after: bool = typer.Option(False, "--exit", help="Stop after printing the results."),
+    port: int = typer.Option(8000, help="enishi's port (dashboard, API, webhooks)."),
+    emulator_port: int = typer.Option(9000, help="The LINE emulator's port."),
+    friends: int = typer.Option(10_000, help="Virtual friends who add the account."),
+    days: int = typer.Option(90, min=2, help="Days of simulated history."),
+    speed: float = typer.Option(
+        1.0, min=0.0, help="Simulated seconds per real second once the demo runs."
+    ),
+    seed: int = typer.Option(1, help="Seed of the population and their behaviour."),
+    directory: Path = typer.Option(Path("demo"), "--dir", help="Where the demo keeps its data."),
+    fresh: bool = typer.Option(False, "--fresh", help="Delete the demo's data and start over."),
+    exit_after: bool = typer.Option(False, "--exit", help="Print the summary and stop."),
 ) -> None:
-    """Run the end-to-end demo against the LINE emulator / デモを実行."""
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo(port, friends, exit_after))
+    """Run enishi with the LINE emulator and a simulated history / デモを実行."""
+    options = DemoOptions(
+        directory=directory,
+        port=port,
+        emulator_port=emulator_port,
+        friends=friends,
+        days=days,
+        seed=seed,
+        speed=speed,
+        fresh=fresh,
+        exit_after=exit_after,
+    )
+    console = Console()
+    try:
+        asyncio.run(run_demo(options, console))
+    except KeyboardInterrupt:
+        console.print("停止しました / stopped")
+    except DemoError as error:
+        console.print(f"[red]エラー / error:[/] {error}")
+        raise typer.Exit(2) from None

@@ -8,6 +8,7 @@ from enishi import __version__
 from enishi.cli.demo import demo
 from enishi.cli.emulator import emulator
 from enishi.cli.friends import friends_app
+from enishi.cli.operators import operator_app
 from enishi.cli.server import account_app, db_app, serve, worker
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app.command()(worker)
 app.add_typer(db_app, name="db")
 app.add_typer(account_app, name="account")
 app.add_typer(friends_app, name="friends")
+app.add_typer(operator_app, name="operator")
 
 
 @app.command()

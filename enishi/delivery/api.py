@@ -7,11 +7,13 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.auth import current_account
 from enishi.accounts.models import Account
-from enishi.delivery import quota, scheduler, service
+from enishi.delivery import analysis, quota, scheduler, service
 from enishi.delivery.schemas import (
     DeliveryCreate,
     DeliveryOut,
     DeliveryPage,
+    DeliveryReport,
+    GroupComparison,
     ListUpload,
     ListUploadOut,
     Problem,
@@ -59,6 +61,20 @@ def list_(
     items = [service.delivery_out(session, d, with_progress=False) for d in rows]
     next_cursor = encode_cursor(rows[-1].id) if len(rows) == limit else None
     return DeliveryPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/deliveries/compare", response_model=GroupComparison)
+def compare(
+    a: int = Query(..., description="Delivery id of group a"),
+    b: int = Query(..., description="Delivery id of group b (may equal a, with arms)"),
+    a_arm: str | None = Query(None, description="An arm of a; every arm when omitted"),
+    b_arm: str | None = Query(None, description="An arm of b; every arm when omitted"),
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+) -> GroupComparison:
+    """Two groups side by side (配信・アームの比較): CTR, CVR and revenue per sent recipient
+    (click-attributed), the difference a − b with its 95% interval and significance."""
+    return analysis.compare(session, account, a, b, a_arm, b_arm)
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryOut)
@@ -187,6 +203,19 @@ def recipients(
     )
     next_cursor = encode_cursor(rows[-1][0]) if len(rows) == limit else None
     return RecipientPage(items=[r for _, r in rows], next_cursor=next_cursor)
+
+
+@router.get("/deliveries/{delivery_id}/report", response_model=DeliveryReport)
+def report(
+    delivery_id: int,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
+) -> DeliveryReport:
+    """What the delivery did (配信レポート): per arm and in total — sent, failed by reason,
+    clicks, click-attributed conversions, revenue, cost, ROAS, blocks within 48 h — and the
+    holdout comparison: incremental conversions and revenue with 95% intervals."""
+    delivery = service.get_delivery(session, account.id, delivery_id)
+    return analysis.delivery_report(session, account, delivery)
 
 
 @router.get("/quota", response_model=QuotaOut, tags=["quota"])

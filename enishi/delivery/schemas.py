@@ -143,3 +143,121 @@ class RecipientOut(BaseModel):
 class RecipientPage(BaseModel):
     items: list[RecipientOut]
     next_cursor: str | None = None
+
+
+# --- reports (/deliveries/{id}/report, /deliveries/compare) ------------------------------------
+class Estimate(BaseModel):
+    """A difference (or a quantity derived from one) with its 95% confidence interval."""
+
+    estimate: float
+    ci_low: float | None = Field(None, description="None when it cannot be computed")
+    ci_high: float | None = None
+    significant: bool = Field(..., description="The 95% interval excludes 0")
+    method: str = Field(..., description="newcombe (proportions) or welch (means)")
+    df: float | None = Field(None, description="Welch–Satterthwaite degrees of freedom")
+
+
+class FailureReason(BaseModel):
+    reason: str
+    count: int
+
+
+class GroupReport(BaseModel):
+    """One arm, the holdout, or the delivery's total (all arms)."""
+
+    name: str
+    targeted: int
+    queued: int
+    sent: int
+    failed: int
+    failed_by_reason: list[FailureReason]
+    cancelled: int
+    skipped: int
+    held_out: int
+    clicks: int = Field(..., description="Clicks on the delivery's links by these friends")
+    unique_clicks: int = Field(..., description="Friends who clicked")
+    ctr: float | None = Field(..., description="unique_clicks / sent")
+    conversions: int = Field(..., description="Click-attributed orders")
+    converters: int = Field(..., description="Friends with a click-attributed order")
+    cvr: float | None = Field(..., description="converters / sent")
+    revenue_jpy: int = Field(..., description="Click-attributed revenue")
+    revenue_per_recipient: float | None = Field(..., description="revenue_jpy / sent")
+    cost_jpy: float = Field(..., description="sent × the account's cost per message")
+    roas: float | None = Field(..., description="revenue_jpy / cost_jpy (6.8 = 680%)")
+    blocks_48h: int = Field(..., description="Friends who blocked within 48 h of the send")
+    block_rate: float | None = Field(..., description="blocks_48h / sent (held out: / held_out)")
+
+
+class WindowGroup(BaseModel):
+    """Treated or held-out friends, with every order in the attribution window."""
+
+    friends: int
+    converters: int
+    conversions: int
+    revenue_jpy: int
+    conversion_rate: float | None
+    revenue_per_friend: float | None
+
+
+class HoldoutComparison(BaseModel):
+    arm: str = Field(..., description='"total" (every arm) or an arm\'s name')
+    status: Literal["ok", "too_small", "no_holdout", "not_started"]
+    conclusive: bool = Field(..., description="status ok and the window is over")
+    message: str
+    window_start: datetime | None
+    window_end: datetime | None
+    window_closed: bool
+    treated: WindowGroup
+    holdout: WindowGroup
+    conversion_rate_diff: Estimate | None = Field(None, description="treated − holdout")
+    revenue_per_friend_diff: Estimate | None = None
+    incremental_conversions: Estimate | None = Field(
+        None, description="conversion_rate_diff × treated friends"
+    )
+    incremental_revenue_jpy: Estimate | None = Field(
+        None, description="revenue_per_friend_diff × treated friends"
+    )
+    cost_jpy: float
+    incremental_roas: Estimate | None = Field(
+        None, description="incremental_revenue_jpy / cost_jpy"
+    )
+    block_rate_diff: Estimate | None = Field(None, description="sent's block rate − holdout's")
+
+
+class DeliveryReport(BaseModel):
+    delivery_id: int
+    name: str
+    status: str
+    final: bool = Field(..., description="Every outcome is recorded (done or cancelled)")
+    started_at: datetime | None
+    finished_at: datetime | None
+    track_links: str
+    cost_per_message_jpy: float
+    attribution_window_days: int
+    totals: GroupReport
+    anonymous_clicks: int = Field(
+        ..., description="Friend-less clicks (multicast tokens): counted, not in any arm"
+    )
+    arms: list[GroupReport]
+    holdout: GroupReport | None
+    holdout_comparison: HoldoutComparison
+    holdout_comparison_by_arm: list[HoldoutComparison]
+
+
+class CompareSide(BaseModel):
+    delivery_id: int
+    delivery_name: str
+    arm: str | None = Field(..., description="None: every arm of the delivery")
+    group: GroupReport
+
+
+class GroupComparison(BaseModel):
+    a: CompareSide
+    b: CompareSide
+    overlap_friends: int = Field(..., description="Friends in both groups (should be 0)")
+    ctr_diff: Estimate | None = Field(None, description="a − b")
+    cvr_diff: Estimate | None = None
+    revenue_per_recipient_diff: Estimate | None = None
+    status: Literal["ok", "too_small"]
+    conclusive: bool
+    message: str

@@ -25,17 +25,20 @@ from enishi.delivery.models import (
 from enishi.delivery.progress import TERMINAL, counts
 from enishi.delivery.scheduler import check_timing, problems_error
 from enishi.delivery.schemas import DeliveryCreate, DeliveryOut, Progress, RecipientOut
+from enishi.delivery.validation import Problems
 from enishi.friends.models import Friend
 from enishi.kit.errors import ApiError, not_found
 
 RECIPIENT_STATUSES = (QUEUED, SENT, "failed", CANCELLED, "held_out", "skipped")
 
 
-def create_delivery(session: Session, account_id: int, body: DeliveryCreate) -> Delivery:
-    """A draft. Arms, audience and timing are checked now; messages are checked in full
-    (with LINE) by validate and schedule."""
+def check_draft(
+    session: Session, account_id: int, body: DeliveryCreate
+) -> tuple[list[dict[str, Any]], dict[str, Any], Problems]:
+    """A draft's arms and audience as they would be stored, and every problem with its
+    arms, audience and timing (messages are checked by validate and schedule)."""
     if (body.arms is None) == (body.messages is None):
-        raise ApiError(422, "invalid", "give either messages (one arm) or arms", "arms")
+        return [], {}, [("arms", "give either messages (one arm) or arms")]
     raw_arms = (
         [a.model_dump() for a in body.arms]
         if body.arms is not None
@@ -44,8 +47,20 @@ def create_delivery(session: Session, account_id: int, body: DeliveryCreate) -> 
     arms, problems = normalize_arms(raw_arms)
     audience, audience_problems = check_audience(session, account_id, body.audience)
     problems += audience_problems + check_timing(body.send_at, body.spread_until, utcnow())
+    return arms, audience, problems
+
+
+def _checked(session: Session, account_id: int, body: DeliveryCreate) -> tuple[list, dict]:
+    arms, audience, problems = check_draft(session, account_id, body)
     if problems:
         raise problems_error(problems)
+    return arms, audience
+
+
+def create_delivery(session: Session, account_id: int, body: DeliveryCreate) -> Delivery:
+    """A draft. Arms, audience and timing are checked now; messages are checked in full
+    (with LINE) by validate and schedule."""
+    arms, audience = _checked(session, account_id, body)
     delivery = Delivery(
         account_id=account_id,
         name=body.name,
@@ -69,6 +84,44 @@ def create_delivery(session: Session, account_id: int, body: DeliveryCreate) -> 
     if audience["type"] == "list":
         id_type = audience["id_type"]
         add_list(session, delivery, id_type, body.audience.get(f"{id_type}s") or [])
+    return delivery
+
+
+def update_draft(session: Session, delivery: Delivery, body: DeliveryCreate) -> Delivery:
+    """Replace a draft's content (the dashboard's edit). A list audience given without IDs
+    keeps the list uploaded so far; given with IDs, it replaces it."""
+    if delivery.status != DRAFT:
+        raise ApiError(409, "not_draft", "only a draft can be edited", "status")
+    old, raw = delivery.audience, body.audience
+    keeps_list = (
+        old.get("type") == "list"
+        and isinstance(raw, dict)
+        and raw.get("type") == "list"
+        and not (raw.get("line_user_ids") or raw.get("member_ids"))
+    )
+    if keeps_list:  # checked as "all": the stored list stays as it is
+        body = body.model_copy(update={"audience": {"type": "all"}})
+    arms, audience = _checked(session, delivery.account_id, body)
+    if keeps_list:
+        audience = old
+    elif old.get("type") == "list":
+        session.execute(
+            delete(DeliveryListMember).where(DeliveryListMember.delivery_id == delivery.id)
+        )
+    delivery.name = body.name
+    delivery.audience = audience
+    delivery.arms = arms
+    delivery.holdout_share = body.holdout_share
+    if body.seed is not None:
+        delivery.seed = body.seed
+    delivery.send_at = body.send_at
+    delivery.spread_until = body.spread_until
+    delivery.quota_mode = body.quota_mode
+    delivery.track_links = body.track_links
+    delivery.notification_disabled = body.notification_disabled
+    if audience["type"] == "list" and not keeps_list:
+        id_type = audience["id_type"]
+        add_list(session, delivery, id_type, raw.get(f"{id_type}s") or [])
     return delivery
 
 

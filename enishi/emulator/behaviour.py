@@ -51,6 +51,7 @@ class Params:
     organic_block_per_day: float = 0.0003
     unblock_per_day: float = 0.0015
     rich_menu_taps_per_day: float = 0.03
+    route_visit_lead_s: float = 600.0  # a route page is opened up to this long before the add
 
 
 PARAMS = Params()

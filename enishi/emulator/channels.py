@@ -28,6 +28,7 @@ SPEC_KEYS = {
     "shop_callback_headers",
     "friend_growth_per_day",
     "beacon_hwids",
+    "route_pages",
 }
 
 
@@ -54,6 +55,7 @@ def channel_from_spec(spec: dict[str, Any], state: EmulatorState) -> Channel:
         shop_callback_headers=dict(spec.get("shop_callback_headers") or {}),
         friend_growth_per_day=float(spec.get("friend_growth_per_day", 0.0)),
         beacon_hwids=[str(h) for h in spec.get("beacon_hwids") or []],
+        route_pages={str(k): str(v) for k, v in (spec.get("route_pages") or {}).items()},
     )
     count = int(spec.get("friends", 0))
     if count < 0:
@@ -92,6 +94,7 @@ def channel_summary(channel: Channel) -> dict[str, Any]:
         "shopCallbackUrl": channel.shop_callback_url,
         "friendGrowthPerDay": channel.friend_growth_per_day,
         "beaconHwids": channel.beacon_hwids,
+        "routePages": channel.route_pages,
         "friends": len(channel.friends),
         "following": following,
     }

@@ -27,6 +27,7 @@ import httpx
 from enishi.emulator import behaviour as bh
 from enishi.emulator.behaviour import DAY, PARAMS, ChannelSim, Params
 from enishi.emulator.events import make_event, sticker_message, text_message
+from enishi.emulator.idtokens import issue_id_token
 from enishi.emulator.population import (
     ORDER_KEYS,
     ActivityPool,
@@ -83,6 +84,7 @@ class Simulator:
         self._lock = asyncio.Lock()
         self._dead_hosts: dict[str, float] = {}  # host -> real time until which it is skipped
         self._flushed = True
+        self._reports: list = []  # this step's order reports, sent once its links are opened
 
     async def aclose(self) -> None:
         if self._own_http and self._http is not None:
@@ -108,6 +110,9 @@ class Simulator:
                     clock.set(until)
                 if io:
                     await self._gather(io)
+                if self._reports:  # after the step's link opens: the click before its order
+                    reports, self._reports = self._reports, []
+                    await self._gather(reports)
                 pace = await self._flush(pace)
                 s = until
                 if s >= t:
@@ -117,6 +122,15 @@ class Simulator:
         self, channel: Channel, days: float, new_friends: int, *, seed: int | None = None
     ) -> dict:
         """Live `days` of history ending now, with `new_friends` following during it."""
+        end = self.begin_backfill(channel, days, new_friends, seed=seed)
+        return await self.run_until(end)
+
+    def begin_backfill(
+        self, channel: Channel, days: float, new_friends: int, *, seed: int | None = None
+    ) -> float:
+        """Set the clock back `days` and put `new_friends` follows on the timeline; returns
+        the end (now). The caller lives the history with `run_until`, in one go or in
+        stretches, e.g. to send deliveries from a CRM on the way (the demo does)."""
         clock = self.state.clock
         end = clock.now()
         start = end - days * DAY
@@ -135,7 +149,7 @@ class Simulator:
                 friend.user_id,
                 friend,
             )
-        return await self.run_until(end)
+        return end
 
     def _sim(self, channel: Channel) -> ChannelSim:
         sim = channel.simulation
@@ -233,8 +247,39 @@ class Simulator:
     def _do_follow_new(self, channel, sim, t, friend, _, counts, io) -> None:
         existing = channel.friends.setdefault(friend.user_id, friend)
         if not existing.is_friend and existing.first_followed_at is None:
-            self._emit(channel, self._follow(channel, friend.user_id, t, sim))
+            events = self._follow(channel, friend.user_id, t, sim)
+            page = channel.route_pages.get(existing.traits.inflow_route)
+            if page:
+                io.append(self._visit_route_page(channel, existing, page, t, events))
+                counts["route_visits"] += 1
+            else:
+                self._emit(channel, events)
             counts["follows"] += 1
+
+    async def _visit_route_page(
+        self, channel: Channel, friend: Friend, url: str, t: float, follow: list[dict]
+    ) -> None:
+        """The friend opens the route page inside LINE, whose LIFF script sends their ID
+        token, and then adds the account: the follow is sent only once the visit was
+        answered, so the CRM can attribute it. A failed visit does not stop the follow."""
+        visited_at = t - self.params.route_visit_lead_s * (
+            0.2 + 0.8 * self._sim(channel).rng.random()
+        )
+        token = issue_id_token(channel, friend, self.state.clock.now())
+        headers = {
+            "user-agent": bh.USER_AGENTS.get(friend.traits.app_type, bh.USER_AGENTS["ios"]),
+            "accept-language": friend.language,
+            "x-emulator-sim-time": f"{visited_at:.3f}",
+        }
+        try:
+            response = await self._client().post(
+                url.rstrip("/") + "/visit", json={"id_token": token}, headers=headers
+            )
+            if not response.is_success:
+                channel.count("route_visit_errors")
+        except Exception:  # an unreachable page must not stop time
+            channel.count("route_visit_errors")
+        self._emit(channel, follow)
 
     def _do_unblock(self, channel, sim, t, friend, _, counts, io) -> None:
         self._emit(channel, self._follow(channel, friend.user_id, t, sim))
@@ -312,6 +357,11 @@ class Simulator:
             delay = p.purchase_delay_s * math.exp(sim.rng.gauss(0.0, 1.0))
             sim.push(t + delay, "purchase", friend.user_id, "click")
 
+    def _do_open(self, channel, sim, t, friend, url, counts, io) -> None:
+        friend.last_engaged_at = t
+        counts["opens"] += 1
+        io.append(self._open(channel, friend, url, t))
+
     def _do_buy(self, channel, sim, t, friend, _, counts, io) -> None:
         self._do_purchase(channel, sim, t, friend, "organic", counts, io)
 
@@ -319,7 +369,7 @@ class Simulator:
         record = self._order(channel, friend, t, None, None, cause)
         counts["purchases"] += 1
         counts["revenue_jpy"] += record["amount"]
-        io.append(self._post_order(channel, record))
+        self._reports.append(self._post_order(channel, record))
 
     # --- single actions (the control API and tests) ---------------------------------------
     def _friend(self, channel: Channel, user_id: str, *, following: bool = True) -> Friend:
@@ -404,6 +454,13 @@ class Simulator:
         now = self.state.clock.now()
         self._note_click(channel, friend, url, now, None)
         return await self._open(channel, friend, url, now)
+
+    def schedule_open(self, channel: Channel, user_id: str, url: str, at: float) -> None:
+        """The friend will open `url` at simulated time `at` from outside LINE's messages
+        (e.g. the shop's member-link page after logging in): a GET like `open_link`, not
+        counted as a message click."""
+        self._friend(channel, user_id, following=False)
+        self._sim(channel).push(at, "open", user_id, url)
 
     async def account_link(
         self, channel: Channel, user_id: str, link_token: str, nonce: str

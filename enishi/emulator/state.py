@@ -173,6 +173,9 @@ class Channel:
     shop_callback_log: list[dict[str, Any]] = field(default_factory=list)
     friend_growth_per_day: float = 0.0  # new follows per day while time runs
     beacon_hwids: list[str] = field(default_factory=list)  # stores with a beacon
+    # inflow route (a friend trait, e.g. "instagram") -> the brand's route page: new friends
+    # of that route open it in LINE (LIFF, with an ID token) just before they add the account
+    route_pages: dict[str, str] = field(default_factory=dict)
     simulation: Any = None  # the simulator's per-channel state (rng, timeline)
     # rich-menu batch requests: request id -> {phase, acceptedAt, completedAt, ...}
     rich_menu_batches: dict[str, dict[str, Any]] = field(default_factory=dict)

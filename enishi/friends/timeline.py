@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, or_, select, true
 from sqlalchemy.orm import Session
 
+from enishi.delivery.models import Delivery, DeliveryRecipient
 from enishi.friends.models import FollowHistory, Friend, FriendActivity
 from enishi.kit.errors import ApiError
 from enishi.kit.pagination import decode_cursor, encode_cursor
@@ -111,6 +112,23 @@ SOURCES = (
             "event",
             {"name": r.name, "event_id": r.event_id, "properties": dict(r.properties or {})},
         ),
+    ),
+    Source(
+        8,
+        "delivery_recipients",
+        DeliveryRecipient.sent_at,
+        DeliveryRecipient.delivery_id,  # unique per friend: (delivery, friend) is the key
+        lambda fid: (
+            select(
+                DeliveryRecipient.sent_at.label("at"),
+                DeliveryRecipient.delivery_id.label("id"),
+                DeliveryRecipient.arm,
+                Delivery.name,
+            )
+            .join(Delivery, Delivery.id == DeliveryRecipient.delivery_id)
+            .where(DeliveryRecipient.friend_id == fid, DeliveryRecipient.sent_at.is_not(None))
+        ),
+        lambda r: ("delivered", {"delivery_id": r.id, "name": r.name, "arm": r.arm}),
     ),
     # at one instant an unlink comes before a link (a member ID replaced): ranks 6 < 7
     Source(

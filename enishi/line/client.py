@@ -52,7 +52,7 @@ def verify_id_token(
     if nonce:
         data["nonce"] = nonce
     try:
-        response = httpx.post(f"{settings.line_api_base}/oauth2/v2.1/verify", data=data, timeout=10)
+        response = _login_http().post(f"{settings.line_api_base}/oauth2/v2.1/verify", data=data)
     except httpx.HTTPError as error:
         raise IdTokenError(f"LINE could not be reached: {type(error).__name__}") from None
     if response.status_code != 200:

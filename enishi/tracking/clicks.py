@@ -123,16 +123,21 @@ _SQLITE_BUMP = text(
     """
 )
 # PostgreSQL: one round trip; the rollups come from the clicks actually inserted, so a
-# friend is bumped only when the click was credited to them.
+# friend is bumped only when the click was credited to them. The friend is joined by
+# primary key alone and the account compared in the select list: with the account in the
+# join, the generic plan psycopg's prepared statement settles on (made while a new
+# installation's tables have no statistics) walked the account's index, every friend of
+# the account once per click — 25 ms per batch at 10,000 friends.
 _PG_STORE = text(
     """
     WITH inserted AS (
         INSERT INTO clicks (account_id, link_id, friend_id, delivery_id, clicked_at, user_agent)
-        SELECT l.account_id, l.id, f.id, l.delivery_id, r.t, r.ua
+        SELECT l.account_id, l.id, CASE WHEN f.account_id = l.account_id THEN f.id END,
+               l.delivery_id, r.t, r.ua
         FROM unnest(CAST(:ls AS bigint[]), CAST(:fs AS bigint[]), CAST(:ts AS timestamptz[]),
                     CAST(:uas AS text[])) WITH ORDINALITY AS r(l, f, t, ua, n)
         JOIN links AS l ON l.id = r.l
-        LEFT JOIN friends AS f ON f.id = r.f AND f.account_id = l.account_id
+        LEFT JOIN friends AS f ON f.id = r.f
         ORDER BY r.n
         RETURNING friend_id, clicked_at
     )

@@ -1,7 +1,7 @@
 """`GET|HEAD /c/{token}`: the public tracked-link endpoint.
 
-The hottest path enishi serves, so it is a raw ASGI endpoint on the FastAPI router: no
-dependency injection, no Request/Response objects, no ORM. A genuine token answers 302 to
+The hottest path enishi serves, so it is a raw ASGI endpoint: no dependency injection, no
+Request/Response objects, no ORM; `enishi.hot_paths` calls it before the framework. A genuine token answers 302 to
 the link's destination after the click is stored; HEAD requests, link-preview crawlers and
 prefetches are redirected without counting. Anything else gets a friendly 404 page in
 Japanese and English, never a redirect.
@@ -94,6 +94,7 @@ class ClickEndpoint:
         await _redirect(target.location, send)
 
 
+click_endpoint = ClickEndpoint()
 router.add_route(
-    "/c/{token:path}", ClickEndpoint(), methods=["GET", "HEAD"], include_in_schema=False
+    "/c/{token:path}", click_endpoint, methods=["GET", "HEAD"], include_in_schema=False
 )

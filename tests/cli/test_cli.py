@@ -1,15 +1,11 @@
-"""The command line: help everywhere, and the demo's whole loop."""
+"""The command line: help everywhere (the demo has its own test, test_demo.py)."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 from typer.testing import CliRunner
 
-from enishi.cli.demo import run_demo
 from enishi.cli.main import app
-from tests.emulator.conftest import free_port
 
 runner = CliRunner()
 
@@ -41,14 +37,3 @@ def test_emulator_refuses_a_broken_config(tmp_path):
     result = runner.invoke(app, ["emulator", "--config", str(config)])
     assert result.exit_code == 2
     assert "channel_id must be digits" in result.output
-
-
-def test_demo_closes_the_loop():
-    summary = asyncio.run(
-        run_demo(free_port(), friends=400, exit_after=True, brand_port=free_port())
-    )
-    assert summary["bad_signatures"] == 0
-    assert summary["webhook_events"].get("follow", 0) >= 40  # the month's new friends
-    assert summary["multicast_recipients"] > 0
-    assert summary["link_clicks"] > 0
-    assert summary["orders"] > 0 and summary["revenue_jpy"] > 0

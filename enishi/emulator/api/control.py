@@ -32,6 +32,7 @@ SETTABLE = {
     "login_channel_id": (str, type(None)),
     "friend_growth_per_day": (int, float),
     "beacon_hwids": list,
+    "route_pages": dict,
 }
 
 

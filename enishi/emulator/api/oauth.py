@@ -19,11 +19,14 @@ from starlette.routing import Route
 
 from enishi.emulator.api.base import JSONResponse
 from enishi.emulator.api.control import ControlError, _body, _channel, _friend, control
+from enishi.emulator.idtokens import (
+    DEFAULT_EXPIRES_IN,
+    ISSUER,
+    issue_id_token,
+    login_channel_id,
+)
 from enishi.emulator.runtime import Emulator
-from enishi.emulator.state import Channel, Friend
 
-ISSUER = "https://access.line.me"
-DEFAULT_EXPIRES_IN = 3600
 MAX_EXPIRES_IN = 30 * 86400
 
 INVALID = "Invalid IdToken."
@@ -37,35 +40,6 @@ INVALID_SUBJECT = "Invalid IdToken Subject Identifier."
 class VerifyError(Exception):
     def __init__(self, description: str) -> None:
         self.description = description
-
-
-def login_channel_id(channel: Channel) -> str:
-    return str(channel.login_channel_id or channel.channel_id)
-
-
-def issue_id_token(
-    channel: Channel,
-    friend: Friend,
-    now: float,
-    *,
-    nonce: str | None = None,
-    expires_in: int = DEFAULT_EXPIRES_IN,
-) -> str:
-    """An ID token for `friend`, with the claims in the order LINE's example shows them."""
-    claims: dict[str, Any] = {
-        "iss": ISSUER,
-        "sub": friend.user_id,
-        "aud": login_channel_id(channel),
-        "exp": int(now) + expires_in,
-        "iat": int(now),
-    }
-    if nonce:
-        claims["nonce"] = nonce
-    claims["amr"] = ["pwd"]
-    claims["name"] = friend.display_name
-    if friend.picture_url:
-        claims["picture"] = friend.picture_url
-    return jwt.encode(claims, channel.channel_secret, algorithm="HS256", headers={"typ": "JWT"})
 
 
 def verify_id_token(emulator: Emulator, form: dict[str, str]) -> dict[str, Any]:

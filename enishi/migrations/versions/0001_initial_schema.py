@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 18:53:39.293957
+Create Date: 2026-11-25 20:33:07.257257
 """
 
 from alembic import op
@@ -51,6 +51,28 @@ def upgrade() -> None:
     with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
         batch_op.create_index('ix_delivery_recipients_friend', ['friend_id', 'sent_at'], unique=False)
 
+    op.create_table('login_failures',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('ip', sa.String(length=64), nullable=False),
+    sa.Column('at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures'))
+    )
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.create_index('ix_login_failures_email_at', ['email', 'at'], unique=False)
+        batch_op.create_index('ix_login_failures_ip_at', ['ip', 'at'], unique=False)
+
+    op.create_table('operators',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('password_hash', sa.String(length=200), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('is_owner', sa.Boolean(), nullable=False),
+    sa.Column('disabled', sa.Boolean(), nullable=False),
+    sa.Column('created_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_operators')),
+    sa.UniqueConstraint('email', name=op.f('uq_operators_email'))
+    )
     op.create_table('api_keys',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -166,6 +188,36 @@ def upgrade() -> None:
     with op.batch_alter_table('links', schema=None) as batch_op:
         batch_op.create_index('ix_links_account_delivery', ['account_id', 'delivery_id'], unique=False)
 
+    op.create_table('operator_roles',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('operator_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('created_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_operator_roles_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['operator_id'], ['operators.id'], name=op.f('fk_operator_roles_operator_id_operators'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_operator_roles')),
+    sa.UniqueConstraint('operator_id', 'account_id', name=op.f('uq_operator_roles_operator_id_account_id'))
+    )
+    with op.batch_alter_table('operator_roles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_operator_roles_account_id'), ['account_id'], unique=False)
+
+    op.create_table('operator_sessions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('operator_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ip', sa.String(length=64), nullable=True),
+    sa.Column('user_agent', sa.String(length=300), nullable=True),
+    sa.ForeignKeyConstraint(['operator_id'], ['operators.id'], name=op.f('fk_operator_sessions_operator_id_operators'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_operator_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_operator_sessions_token_hash'))
+    )
+    with op.batch_alter_table('operator_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_operator_sessions_operator_id'), ['operator_id'], unique=False)
+
     op.create_table('segments',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -209,6 +261,23 @@ def upgrade() -> None:
     with op.batch_alter_table('webhook_events', schema=None) as batch_op:
         batch_op.create_index('ix_webhook_events_pending', ['status', 'event_ts'], unique=False)
         batch_op.create_index('ix_webhook_events_user', ['account_id', 'line_user_id', 'event_ts'], unique=False)
+
+    op.create_table('audit_log',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('operator_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('api_key_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('target', sa.String(length=200), nullable=True),
+    sa.Column('details', enishi.db.base.Json(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_audit_log_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['api_key_id'], ['api_keys.id'], name=op.f('fk_audit_log_api_key_id_api_keys'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['operator_id'], ['operators.id'], name=op.f('fk_audit_log_operator_id_operators'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    )
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_log_account_id_id', ['account_id', 'id'], unique=False)
 
     op.create_table('delivery_list_members',
     sa.Column('delivery_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -504,6 +573,10 @@ def downgrade() -> None:
 
     op.drop_table('delivery_requests')
     op.drop_table('delivery_list_members')
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_log_account_id_id')
+
+    op.drop_table('audit_log')
     with op.batch_alter_table('webhook_events', schema=None) as batch_op:
         batch_op.drop_index('ix_webhook_events_user')
         batch_op.drop_index('ix_webhook_events_pending')
@@ -511,6 +584,14 @@ def downgrade() -> None:
     op.drop_table('webhook_events')
     op.drop_table('tags')
     op.drop_table('segments')
+    with op.batch_alter_table('operator_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_operator_sessions_operator_id'))
+
+    op.drop_table('operator_sessions')
+    with op.batch_alter_table('operator_roles', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_operator_roles_account_id'))
+
+    op.drop_table('operator_roles')
     with op.batch_alter_table('links', schema=None) as batch_op:
         batch_op.drop_index('ix_links_account_delivery')
 
@@ -531,6 +612,12 @@ def downgrade() -> None:
         batch_op.drop_index('ix_api_keys_prefix')
 
     op.drop_table('api_keys')
+    op.drop_table('operators')
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.drop_index('ix_login_failures_ip_at')
+        batch_op.drop_index('ix_login_failures_email_at')
+
+    op.drop_table('login_failures')
     with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
         batch_op.drop_index('ix_delivery_recipients_friend')
 

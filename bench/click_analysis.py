@@ -1,0 +1,134 @@
+"""Click recency / frequency analysis speed (issue 5, seed 000) on the segment benchmark's
+account: 1,000,000 friends, 30,000,000 clicks, 2,000,000 purchases at scale 1.
+
+The data is bench/segment_data.py's, generated once and cached exactly as bench/segments.py
+does (same cache key, so either benchmark reuses the other's data). Timed: each analysis
+query the API runs (recency, frequency; with the default historical as-of and 30-day
+outcome window, as of the data's last day, and filtered to one link), warm, median of runs,
+with the CPU time of whoever runs the query (this process for SQLite, the server backend for
+PostgreSQL) — which a busy machine inflates far less than wall time.
+
+    python -m bench.click_analysis [--scale 0.1] [--backend sqlite|postgresql|both] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from bench import segment_data
+from bench.segments import (
+    ROOT,
+    _cpu,
+    _cpu_meter,
+    postgres_database,
+    sqlite_database,
+    timed,
+)
+from bench.support import postgres_available
+from enishi.accounts.models import Account
+from enishi.analytics.click_segments import ClickFilter
+from enishi.analytics.clicks import ClickAnalysisParams, analyse_clicks
+from enishi.db.engine import make_engine
+
+TARGET_S = 5.0  # an analysis page: a few seconds at most for a million friends
+
+# (name, kind, params); as-of = the data's last moment (NOW) minus whole days
+CASES = (
+    ("recency_default", "recency", {"as_of_days_back": 30}),
+    ("frequency_default", "frequency", {"as_of_days_back": 30}),
+    ("recency_as_of_last_day", "recency", {"as_of_days_back": 0, "outcome": "period"}),
+    ("frequency_as_of_last_day", "frequency", {"as_of_days_back": 0, "outcome": "period"}),
+    ("recency_180_days", "recency", {"as_of_days_back": 30, "lookback_days": 180}),
+    ("recency_one_link", "recency", {"as_of_days_back": 30, "link_id": 5}),
+    ("frequency_one_link", "frequency", {"as_of_days_back": 30, "link_id": 5}),
+)
+
+
+def params_for(options: dict) -> ClickAnalysisParams:
+    options = dict(options)
+    as_of = segment_data.NOW - timedelta(days=options.pop("as_of_days_back"))
+    link = options.pop("link_id", None)
+    return ClickAnalysisParams(as_of=as_of, click_filter=ClickFilter(link_id=link), **options)
+
+
+def run_backend(backend: str, url: str, runs: int) -> dict:
+    engine = make_engine(url)
+    out: dict = {"backend": backend}
+    with Session(engine) as session:
+        account = session.get(Account, segment_data.ACCOUNT_ID)
+        cpu = _cpu_meter(session, backend)
+        for name, kind, options in CASES:
+            params = params_for(options)
+
+            def analyse(params=params, kind=kind):
+                analysis = analyse_clicks(session, account, params, (kind,))
+                session.rollback()  # end the transaction (SET LOCAL jit on PostgreSQL)
+                cut = (
+                    analysis.recency_falloff()
+                    if kind == "recency"
+                    else analysis.frequency_threshold()
+                )
+                return {
+                    "friends": analysis.population.friends,
+                    "cut": None if cut is None else cut.cut,
+                }
+
+            figures = timed(analyse, runs, cpu)
+            figures["ratio_to_target"] = round(figures["median_s"] / TARGET_S, 3)
+            figures.pop("ratio_to_1s_target")
+            out[name] = {**figures.pop("result"), **figures}
+    engine.dispose()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("ENISHI_BENCH_DATA_DIR", ROOT / "bench" / ".data")),
+    )
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    if "postgresql" in backends and not postgres_available():
+        print("PostgreSQL not reachable at ENISHI_BENCH_PG_URL: skipping it")
+        backends.remove("postgresql")
+    results = []
+    for backend in backends:
+        if backend == "sqlite":
+            url, generated = sqlite_database(args.data_dir, args.scale, args.seed)
+        else:
+            url, generated = postgres_database(args.scale, args.seed)
+        result = run_backend(backend, url, args.runs)
+        result["generation_s"] = None if generated is None else round(generated, 1)
+        results.append(result)
+        print(json.dumps(result, ensure_ascii=False))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"machine: {platform.machine()} {_cpu()}, {os.cpu_count()} cores, load average {load} "
+        f"(other work on the machine slows every figure); scale {args.scale:g}; "
+        f"target < {TARGET_S:g} s per analysis (ratio < 1 meets it)"
+    )
+    for result in results:
+        for name, _, _ in CASES:
+            figures = result[name]
+            print(
+                f"{result['backend']:>10} {name:>26}: {figures['median_s']:.2f} s "
+                f"(CPU {figures['cpu_median_s']:.2f} s, ratio {figures['ratio_to_target']:.2f}),"
+                f" {figures['friends']:,} friends, cut {figures['cut']}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Read-only reports: click recency / frequency analysis and the account overview."""

@@ -1,0 +1,57 @@
+"""The web dashboard (docs/web.md): server-rendered pages at `/`."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from enishi.web.errors import LoginRequired, PageError
+from enishi.web.i18n import request_language, translate
+from enishi.web.render import PLOTLY_URL, render
+from enishi.web.routes import web_router
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def plotly_js_path() -> Path:
+    """plotly.js as shipped inside the installed `plotly` package (no CDN: works offline)."""
+    return Path(str(files("plotly") / "package_data" / "plotly.min.js"))
+
+
+def mount_web(app: FastAPI) -> None:
+    app.include_router(web_router())
+
+    @app.get(PLOTLY_URL, include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(
+            plotly_js_path(),
+            media_type="text/javascript",
+            headers={"cache-control": "public, max-age=604800"},
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(PageError)
+    async def _page_error(request: Request, exc: PageError) -> Response:
+        lang = request_language(request)
+        values = {k: translate(lang, v) if isinstance(v, str) else v for k, v in exc.values.items()}
+        message = translate(lang, exc.message, **values)
+        return render(
+            request,
+            "error.html",
+            None,
+            {"status": exc.status, "message": message},
+            status=exc.status,
+        )
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            target = "/"
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)

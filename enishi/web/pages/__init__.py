@@ -1,0 +1,1 @@
+"""Page modules, one per area of the dashboard (docs/web.md)."""

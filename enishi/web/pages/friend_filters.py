@@ -1,0 +1,34 @@
+"""The friends list's filters, shared by the list and the CSV export of the same friends."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from enishi.friends.queries import STATUSES, FriendFilter
+
+
+def list_filters(request: Request) -> FriendFilter:
+    """The list's filters from the query string; values that are not filters are ignored."""
+    params = request.query_params
+    status = params.get("status") or None
+    route = params.get("route_id", "")
+    member = params.get("has_member", "")
+    return FriendFilter(
+        q=(params.get("q") or "").strip()[:200] or None,
+        status=status if status in STATUSES else None,
+        tag=(params.get("tag") or "").strip()[:100] or None,
+        route_id=int(route) if route.isdigit() and len(route) < 16 else None,
+        has_member={"yes": True, "no": False}.get(member),
+    )
+
+
+def filter_query(filters: FriendFilter) -> dict[str, str]:
+    """The filters as query parameters (for the next page and the export link)."""
+    values = {
+        "q": filters.q,
+        "status": filters.status,
+        "tag": filters.tag,
+        "route_id": filters.route_id,
+        "has_member": {True: "yes", False: "no"}.get(filters.has_member),
+    }
+    return {k: str(v) for k, v in values.items() if v is not None}

@@ -1,0 +1,442 @@
+"""設定 Settings of an account: LINE channel connection, general settings, API keys,
+operators. Every change writes the audit log."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from enishi.accounts.models import ApiKey
+from enishi.accounts.schemas import AccountPatch
+from enishi.accounts.service import create_api_key
+from enishi.db.base import utcnow
+from enishi.deps import AppState, app_state, db_session
+from enishi.operators.audit import record
+from enishi.operators.models import Operator
+from enishi.operators.roles import ROLE_KEYS, Role, may_assign
+from enishi.operators.service import (
+    OperatorError,
+    create_operator,
+    members_of,
+    operator_by_email,
+    remove_role,
+    role_on,
+    set_role,
+)
+from enishi.web.context import AccountPage, account_page
+from enishi.web.errors import PageError
+from enishi.web.i18n import N_
+from enishi.web.line_check import check_connection
+from enishi.web.render import redirect_to, render
+
+router = APIRouter()
+
+BASE = "/accounts/{account_id}/settings"
+
+GENERAL_FIELDS = (
+    "name",
+    "timezone",
+    "cost_per_message_jpy",
+    "monthly_quota",
+    "attribution_window_days",
+)
+FIELD_ERRORS = {
+    "name": N_("アカウント名を1〜200文字で入力してください。"),
+    "timezone": N_("タイムゾーンが正しくありません（例: Asia/Tokyo）。"),
+    "cost_per_message_jpy": N_("1通あたりの費用は0〜1000の数値で入力してください。"),
+    "monthly_quota": N_("月間上限は0以上の整数で入力してください（空欄は上限なし）。"),
+    "attribution_window_days": N_("アトリビューション期間は1〜90日で入力してください。"),
+    "channel_secret": N_("チャネルシークレットが長すぎます。"),
+    "access_token": N_("アクセストークンが長すぎます。"),
+}
+
+
+def webhook_url(state: AppState, channel_id: str) -> str:
+    return f"{state.settings.public_base_url.rstrip('/')}/webhooks/line/{channel_id}"
+
+
+def _general_page(
+    request: Request,
+    page: AccountPage,
+    state: AppState,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    connection: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    account = page.account
+    shown = {field: getattr(account, field) for field in GENERAL_FIELDS}
+    shown.update(values or {})
+    return render(
+        request,
+        "settings/general.html",
+        page,
+        {
+            "tab": "general",
+            "values": shown,
+            "errors": errors or {},
+            "webhook_url": webhook_url(state, account.channel_id),
+            "connection": connection,
+        },
+        status=status,
+    )
+
+
+@router.get(BASE)
+def settings_page(
+    request: Request,
+    page: AccountPage = Depends(account_page(Role.VIEWER)),
+    state: AppState = Depends(app_state),
+) -> HTMLResponse:
+    return _general_page(request, page, state)
+
+
+def _validate(raw: dict[str, str]) -> tuple[AccountPatch | None, dict[str, str]]:
+    try:
+        return AccountPatch(**{k: v for k, v in raw.items()}), {}
+    except ValidationError as error:
+        fields = {str(e["loc"][0]) for e in error.errors() if e["loc"]}
+        return None, {
+            field: FIELD_ERRORS.get(field, N_("入力が正しくありません。")) for field in fields
+        }
+
+
+@router.post(BASE + "/general")
+def save_general(
+    request: Request,
+    name: str = Form(""),
+    timezone: str = Form(""),
+    cost_per_message_jpy: str = Form(""),
+    monthly_quota: str = Form(""),
+    attribution_window_days: str = Form(""),
+    page: AccountPage = Depends(account_page(Role.ADMIN)),
+    state: AppState = Depends(app_state),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    form = {
+        "name": name.strip(),
+        "timezone": timezone.strip(),
+        "cost_per_message_jpy": cost_per_message_jpy.strip(),
+        "monthly_quota": monthly_quota.strip() or None,
+        "attribution_window_days": attribution_window_days.strip(),
+    }
+    errors: dict[str, str] = {}
+    try:
+        Decimal(form["cost_per_message_jpy"])
+    except InvalidOperation:
+        errors["cost_per_message_jpy"] = FIELD_ERRORS["cost_per_message_jpy"]
+    patch, invalid = _validate({k: v for k, v in form.items() if k not in errors})
+    errors.update(invalid)
+    if errors or patch is None:
+        return _general_page(request, page, state, values=form, errors=errors, status=422)
+    account = page.account
+    changes = {}
+    for field, value in patch.model_dump(include=set(GENERAL_FIELDS)).items():
+        if field == "monthly_quota" or value is not None:
+            old = getattr(account, field)
+            if old != value:
+                changes[field] = [_plain(old), _plain(value)]
+                setattr(account, field, value)
+    if changes:
+        record(
+            session,
+            action="settings.updated",
+            account_id=account.id,
+            operator_id=page.operator.id,
+            target=f"account:{account.id}",
+            details=changes,
+        )
+    return redirect_to(request, BASE.format(account_id=account.id), notice="saved")
+
+
+def _plain(value: object) -> object:
+    """A JSON-friendly value for the audit details."""
+    return str(value) if isinstance(value, Decimal) else value
+
+
+@router.post(BASE + "/channel")
+def save_channel(
+    request: Request,
+    channel_secret: str = Form(""),
+    access_token: str = Form(""),
+    page: AccountPage = Depends(account_page(Role.ADMIN)),
+    state: AppState = Depends(app_state),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Write-only: empty fields keep the stored value; nothing is ever shown back."""
+    given = {
+        k: v.strip()
+        for k, v in (("channel_secret", channel_secret), ("access_token", access_token))
+        if v.strip()
+    }
+    patch, errors = _validate(given)
+    if errors or patch is None:
+        return _general_page(request, page, state, errors=errors, status=422)
+    account = page.account
+    if patch.channel_secret:
+        account.channel_secret_sealed = state.box.seal(patch.channel_secret)
+    if patch.access_token:
+        account.access_token_sealed = state.box.seal(patch.access_token)
+    if given:
+        record(
+            session,
+            action="settings.channel_updated",
+            account_id=account.id,
+            operator_id=page.operator.id,
+            target=f"account:{account.id}",
+            details={"changed": sorted(given)},
+        )
+    return redirect_to(request, BASE.format(account_id=account.id), notice="saved")
+
+
+@router.post(BASE + "/channel/test")
+async def test_channel(
+    request: Request,
+    page: AccountPage = Depends(account_page(Role.ADMIN)),
+    state: AppState = Depends(app_state),
+) -> HTMLResponse:
+    """接続テスト: LINE's bot info endpoint with the stored token; the bot's name or LINE's
+    error. Changes nothing, so it is not audited."""
+    connection = await run_in_threadpool(check_connection, state, page.account)
+    return _general_page(request, page, state, connection=connection)
+
+
+# API keys ---------------------------------------------------------------------------------
+
+
+def _api_keys_page(
+    request: Request,
+    page: AccountPage,
+    session: Session,
+    *,
+    created: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    keys = session.scalars(
+        select(ApiKey).where(ApiKey.account_id == page.account.id).order_by(ApiKey.id.desc())
+    ).all()
+    return render(
+        request,
+        "settings/api_keys.html",
+        page,
+        {"tab": "api_keys", "keys": keys, "created": created, "error": error},
+        status=status,
+    )
+
+
+@router.get(BASE + "/api-keys")
+def api_keys_page(
+    request: Request,
+    page: AccountPage = Depends(account_page(Role.ADMIN)),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    return _api_keys_page(request, page, session)
+
+
+@router.post(BASE + "/api-keys")
+def create_key(
+    request: Request,
+    name: str = Form(""),
+    page: AccountPage = Depends(account_page(Role.ADMIN)),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        return _api_keys_page(
+            request,
+            page,
+            session,
+            status=422,
+            error=N_("キーの名前を1〜100文字で入力してください。"),
+        )
+    key, full = create_api_key(session, page.account, name)
+    record(
+        session,
+        action="api_key.created",
+        account_id=page.account.id,
+        operator_id=page.operator.id,
+        target=f"api_key:{key.id}",
+        details={"name": name, "prefix": key.prefix},
+    )
+    return _api_keys_page(request, page, session, created=full, status=201)
+
+
+@router.post(BASE + "/api-keys/{key_id}/revoke")
+def revoke_key(
+    request: Request,
+    key_id: int,
+    page: AccountPage = Depends(account_page(Role.ADMIN)),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    key = session.get(ApiKey, key_id)
+    if key is None or key.account_id != page.account.id:
+        raise PageError(404, N_("ページが見つかりません。"))
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        record(
+            session,
+            action="api_key.revoked",
+            account_id=page.account.id,
+            operator_id=page.operator.id,
+            target=f"api_key:{key.id}",
+            details={"name": key.name, "prefix": key.prefix},
+        )
+    return redirect_to(
+        request, BASE.format(account_id=page.account.id) + "/api-keys", notice="revoked"
+    )
+
+
+# Operators --------------------------------------------------------------------------------
+
+
+def _operators_page(
+    request: Request,
+    page: AccountPage,
+    session: Session,
+    *,
+    error: str | None = None,
+    created: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "settings/operators.html",
+        page,
+        {
+            "tab": "operators",
+            "members": members_of(session, page.account.id),
+            "assignable": [r for r in Role if may_assign(page.role, r)],
+            "may_assign": may_assign,
+            "error": error,
+            "created": created,
+        },
+        status=status,
+    )
+
+
+def _parse_role(value: str) -> Role:
+    if value not in ROLE_KEYS:
+        raise PageError(422, N_("権限の指定が正しくありません。"))
+    return Role.parse(value)
+
+
+@router.get(BASE + "/operators")
+def operators_page(
+    request: Request,
+    page: AccountPage = Depends(account_page(Role.ADMIN)),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    return _operators_page(request, page, session)
+
+
+@router.post(BASE + "/operators")
+def add_operator(
+    request: Request,
+    email: str = Form(""),
+    name: str = Form(""),
+    role: str = Form("viewer"),
+    page: AccountPage = Depends(account_page(Role.ADMIN)),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Adds an existing operator to the account, or creates one with a one-time password
+    shown once (enishi sends no email; hand it over and ask them to change it)."""
+    new_role = _parse_role(role)
+    if not may_assign(page.role, new_role):
+        raise PageError(403, N_("この権限を付与することはできません。"))
+    operator = operator_by_email(session, email)
+    created = None
+    try:
+        if operator is None:
+            password = secrets.token_urlsafe(12)
+            operator = create_operator(session, email=email, password=password, name=name)
+            created = {"email": operator.email, "password": password}
+        elif role_on(session, operator, page.account.id) is not None:
+            raise OperatorError(N_("このオペレーターは既にこのアカウントに参加しています。"))
+        set_role(session, operator, page.account.id, new_role)
+    except OperatorError as error:
+        return _operators_page(request, page, session, error=str(error), status=422)
+    record(
+        session,
+        action="operator.added",
+        account_id=page.account.id,
+        operator_id=page.operator.id,
+        target=f"operator:{operator.id}",
+        details={"email": operator.email, "role": new_role.key, "new": created is not None},
+    )
+    if created:
+        return _operators_page(request, page, session, created=created, status=201)
+    return redirect_to(
+        request, BASE.format(account_id=page.account.id) + "/operators", notice="saved"
+    )
+
+
+def _member(session: Session, page: AccountPage, operator_id: int) -> tuple[Operator, Role]:
+    """Another operator of this account whose role the acting operator may change."""
+    operator = session.get(Operator, operator_id)
+    current = role_on(session, operator, page.account.id) if operator else None
+    if operator is None or current is None:
+        raise PageError(404, N_("ページが見つかりません。"))
+    if operator.id == page.operator.id:
+        raise PageError(403, N_("自分自身の権限は変更できません。"))
+    if operator.is_owner or not may_assign(page.role, current):
+        raise PageError(403, N_("この権限を付与することはできません。"))
+    return operator, current
+
+
+@router.post(BASE + "/operators/{operator_id}/role")
+def change_role(
+    request: Request,
+    operator_id: int,
+    role: str = Form(""),
+    page: AccountPage = Depends(account_page(Role.ADMIN)),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    operator, current = _member(session, page, operator_id)
+    new_role = _parse_role(role)
+    if not may_assign(page.role, new_role):
+        raise PageError(403, N_("この権限を付与することはできません。"))
+    if new_role != current:
+        set_role(session, operator, page.account.id, new_role)
+        record(
+            session,
+            action="operator.role_changed",
+            account_id=page.account.id,
+            operator_id=page.operator.id,
+            target=f"operator:{operator.id}",
+            details={"email": operator.email, "role": [current.key, new_role.key]},
+        )
+    return redirect_to(
+        request, BASE.format(account_id=page.account.id) + "/operators", notice="saved"
+    )
+
+
+@router.post(BASE + "/operators/{operator_id}/remove")
+def remove_operator(
+    request: Request,
+    operator_id: int,
+    page: AccountPage = Depends(account_page(Role.ADMIN)),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    operator, current = _member(session, page, operator_id)
+    remove_role(session, operator.id, page.account.id)
+    record(
+        session,
+        action="operator.removed",
+        account_id=page.account.id,
+        operator_id=page.operator.id,
+        target=f"operator:{operator.id}",
+        details={"email": operator.email, "role": current.key},
+    )
+    return redirect_to(
+        request, BASE.format(account_id=page.account.id) + "/operators", notice="removed"
+    )
