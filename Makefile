@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.segments
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.delivery --rate-limit-scale 0.1
+	$(BIN)/python -m bench.delivery_report
 
 lint: $(STAMP)
 	$(BIN)/ruff check enishi tests bench

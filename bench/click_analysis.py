@@ -4,7 +4,8 @@ account: 1,000,000 friends, 30,000,000 clicks, 2,000,000 purchases at scale 1.
 The data is bench/segment_data.py's, generated once and cached exactly as bench/segments.py
 does (same cache key, so either benchmark reuses the other's data). Timed: each analysis
 query the API runs (recency, frequency; with the default historical as-of and 30-day
-outcome window, as of the data's last day, and filtered to one link), warm, median of runs,
+outcome window, as of the data's last day, and filtered to one link) and the overview over
+30 and 90 days, warm, median of runs,
 with the CPU time of whoever runs the query (this process for SQLite, the server backend for
 PostgreSQL) — which a busy machine inflates far less than wall time.
 
@@ -35,6 +36,7 @@ from bench.support import postgres_available
 from enishi.accounts.models import Account
 from enishi.analytics.click_segments import ClickFilter
 from enishi.analytics.clicks import ClickAnalysisParams, analyse_clicks
+from enishi.analytics.overview import overview
 from enishi.db.engine import make_engine
 
 TARGET_S = 5.0  # an analysis page: a few seconds at most for a million friends
@@ -49,6 +51,9 @@ CASES = (
     ("recency_one_link", "recency", {"as_of_days_back": 30, "link_id": 5}),
     ("frequency_one_link", "frequency", {"as_of_days_back": 30, "link_id": 5}),
 )
+# the overview over the last 30 and 90 days of the data (clicks and purchases per day; the
+# benchmark data has no follow history, member links or sends)
+OVERVIEW_DAYS = (30, 90)
 
 
 def params_for(options: dict) -> ClickAnalysisParams:
@@ -84,6 +89,18 @@ def run_backend(backend: str, url: str, runs: int) -> dict:
             figures["ratio_to_target"] = round(figures["median_s"] / TARGET_S, 3)
             figures.pop("ratio_to_1s_target")
             out[name] = {**figures.pop("result"), **figures}
+        for days in OVERVIEW_DAYS:
+            last = (segment_data.NOW - timedelta(days=1)).date()
+
+            def summary(first=last - timedelta(days=days - 1), last=last):
+                report = overview(session, account, first, last)
+                session.rollback()
+                return {"friends": report["totals"]["following_end"], "cut": None}
+
+            figures = timed(summary, runs, cpu)
+            figures["ratio_to_target"] = round(figures["median_s"] / TARGET_S, 3)
+            figures.pop("ratio_to_1s_target")
+            out[f"overview_{days}_days"] = {**figures.pop("result"), **figures}
     engine.dispose()
     return out
 
@@ -121,7 +138,7 @@ def main() -> None:
         f"target < {TARGET_S:g} s per analysis (ratio < 1 meets it)"
     )
     for result in results:
-        for name, _, _ in CASES:
+        for name in [c[0] for c in CASES] + [f"overview_{d}_days" for d in OVERVIEW_DAYS]:
             figures = result[name]
             print(
                 f"{result['backend']:>10} {name:>26}: {figures['median_s']:.2f} s "

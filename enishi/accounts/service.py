@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -83,31 +85,55 @@ class ChannelKeys:
 
 class ChannelDirectory:
     """channel_id -> (account, channel secret) for the webhook hot path, cached briefly so
-    a rotated secret takes effect within `ttl` seconds."""
+    a rotated secret takes effect within `ttl` seconds.
 
-    def __init__(self, box: SecretBox, ttl: float = 10.0) -> None:
+    Known channels are as many as the accounts. Unknown ids are anyone's to invent (the
+    webhook URL is public), so only the `missing_max` most recent are remembered: a flood
+    of made-up ids costs lookups, never memory."""
+
+    def __init__(self, box: SecretBox, ttl: float = 10.0, missing_max: int = 1024) -> None:
         self._box = box
         self._ttl = ttl
-        self._cache: dict[str, tuple[float, ChannelKeys | None]] = {}
+        self._missing_max = missing_max
+        self._known: dict[str, tuple[float, ChannelKeys]] = {}
+        self._missing: OrderedDict[str, float] = OrderedDict()  # oldest first
+        self._lock = threading.Lock()  # lookups run on worker threads
 
     def lookup(self, session: Session, channel_id: str) -> ChannelKeys | None:
-        cached = self._cache.get(channel_id)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
+        hit, keys = self.peek(channel_id)
+        if hit:
+            return keys
         row = session.execute(
             select(Account.id, Account.channel_secret_sealed).where(
                 Account.channel_id == channel_id
             )
         ).first()
         keys = ChannelKeys(row.id, self._box.open(row.channel_secret_sealed)) if row else None
-        self._cache[channel_id] = (now, keys)
+        now = time.monotonic()
+        with self._lock:
+            if keys is not None:
+                self._known[channel_id] = (now, keys)
+                self._missing.pop(channel_id, None)
+            else:
+                self._known.pop(channel_id, None)
+                self._missing[channel_id] = now
+                self._missing.move_to_end(channel_id)
+                while len(self._missing) > self._missing_max:
+                    self._missing.popitem(last=False)
         return keys
 
     def peek(self, channel_id: str) -> tuple[bool, ChannelKeys | None]:
         """(True, keys) when a fresh answer is cached, without touching the database, so an
         async caller goes to a thread (for `lookup`) only on a miss."""
-        cached = self._cache.get(channel_id)
-        if cached is not None and time.monotonic() - cached[0] < self._ttl:
-            return True, cached[1]
+        now = time.monotonic()
+        known = self._known.get(channel_id)
+        if known is not None and now - known[0] < self._ttl:
+            return True, known[1]
+        missing = self._missing.get(channel_id)
+        if missing is not None and now - missing < self._ttl:
+            return True, None
         return False, None
+
+    def __len__(self) -> int:
+        """Channel ids remembered, known and unknown."""
+        return len(self._known) + len(self._missing)

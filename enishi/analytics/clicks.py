@@ -3,13 +3,14 @@ the account, how long ago each last clicked and how often they clicked in a look
 period, and how many of them bought in an outcome window — per day, per bucket, with the
 point where the purchase rate falls off.
 
-One set-based query per analysis, the same SQL on SQLite and PostgreSQL: a per-friend row
-(last click, capped click count, purchases) materialized once, then grouped by (days since
-the last click, clicks). The friend rollups do most of the work: a friend whose
-`last_click_at` is at or before the as-of moment needs no click lookup for recency, and
-only friends with a click since the period start have their period's clicks counted
-(at most `cap` index entries each). With a delivery or link filter, that delivery's (or
-link's) clicks are aggregated per friend through their own index instead.
+One set-based query per report (recency, frequency), the same SQL on SQLite and PostgreSQL:
+a per-friend row (last click or capped click count, and revenue in the outcome window)
+materialized once, then grouped by days since the last click or by clicks. The friend
+rollups do most of the work: a friend whose `last_click_at` is at or before the as-of
+moment needs no click lookup for recency, and only friends with a click since the period
+start have their period's clicks counted (at most `cap` index entries each). With a
+delivery or link filter, that delivery's (or link's) clicks are aggregated per friend
+through their own index instead.
 """
 
 from __future__ import annotations
@@ -326,9 +327,7 @@ class ClickAnalysis:
                 recency_definition(older_from, None, flt, include_never=False),
             )
         )
-        out.append(
-            Bucket("never", "クリックなし", None, None, self.never, never_definition(flt))
-        )
+        out.append(Bucket("never", "クリックなし", None, None, self.never, never_definition(flt)))
         return out
 
     def frequency_buckets(self) -> list[Bucket]:
@@ -379,9 +378,7 @@ def analyse_clicks(
     per_count = [EMPTY] * (cap + 1)
     older = never = EMPTY
     for kind in kinds:
-        for position, friends, purchasers, revenue in _grouped(
-            session, account.id, params, kind
-        ):
+        for position, friends, purchasers, revenue in _grouped(session, account.id, params, kind):
             tally = Tally(int(friends), int(purchasers or 0), int(revenue or 0))
             if kind == "frequency":
                 per_count[int(position)] = tally
@@ -499,9 +496,7 @@ def recency_report(analysis: ClickAnalysis, now: datetime | None = None) -> dict
         **meta_dict(analysis, now),
         "bucket_days": analysis.params.bucket_days,
         "buckets": [b.as_dict(population) for b in analysis.recency_buckets()],
-        "daily": [
-            {"days": d, **_side(t)} for d, t in enumerate(analysis.per_day) if t.friends
-        ],
+        "daily": [{"days": d, **_side(t)} for d, t in enumerate(analysis.per_day) if t.friends],
         "falloff": falloff_dict(analysis),
         "min_group": analysis.params.min_group,
     }

@@ -100,9 +100,7 @@ class Cut:
     ci95: tuple[float, float]
 
 
-def best_cut(
-    tallies: Sequence[Tally], min_group: int, *, inside_low: bool = True
-) -> Cut | None:
+def best_cut(tallies: Sequence[Tally], min_group: int, *, inside_low: bool = True) -> Cut | None:
     """The step that best explains purchases along `tallies` (ordered positions).
 
     inside_low: the inside is the low positions (recency: 0..cut days); otherwise it is the

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +171,11 @@ async def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     channel = emulator.state.channels[files.channel_id]
     enishi = EnishiServer(settings, options.port, directory / "enishi.log")
     _wire_channel(channel, files, enishi.base_url)
-    emu_server, emu_task = await _serve(create_app(emulator), options.emulator_port)
+    try:
+        emu_server, emu_task = await _serve(create_app(emulator), options.emulator_port)
+    except BaseException:
+        state.close()
+        raise
     started = time.monotonic()
     history = History(
         emulator, channel, state, settings, files.account_id, files.api_key, console, options.seed
@@ -190,8 +195,6 @@ async def run_demo(options: DemoOptions, console: Console) -> DemoResult:
             await history.run(options.days, options.friends)
         clock = emulator.state.clock
         clock.set(max(clock.now(), time.time()))
-        channel.friend_growth_per_day = options.friends / options.days
-        clock.set_speed(options.speed)
         await history.settle()
         emulator.save()
         result = DemoResult(
@@ -203,10 +206,14 @@ async def run_demo(options: DemoOptions, console: Console) -> DemoResult:
             delivery_ids=history.delivery_ids,
             generation_seconds=time.monotonic() - started,
         )
+        # from here on the friends live in real time (or --speed), and new ones keep coming
+        channel.friend_growth_per_day = options.friends / options.days
+        clock.set_speed(options.speed)
         _print_summary(console, result, options, emulator_base, directory)
         if not options.exit_after:
             console.print("\nCtrl-C で終了 / press Ctrl-C to stop")
-            await asyncio.Event().wait()
+            await _until_stopped()
+            console.print("停止中 / stopping…")
         return result
     finally:
         await asyncio.to_thread(enishi.stop)
@@ -214,6 +221,20 @@ async def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         with contextlib.suppress(asyncio.CancelledError):
             await emu_task
         state.close()
+
+
+async def _until_stopped() -> None:
+    """Until SIGINT (Ctrl-C) or SIGTERM; handlers of our own, so that a demo started in
+    the background, where SIGINT is ignored, stops on it too."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def _print_summary(
@@ -289,10 +310,12 @@ def demo(
         exit_after=exit_after,
     )
     console = Console()
+    # SIGTERM stops the demo like Ctrl-C, so `enishi serve` is never left behind
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         asyncio.run(run_demo(options, console))
-    except KeyboardInterrupt:
-        console.print("停止しました / stopped")
+    except KeyboardInterrupt:  # Ctrl-C while the history is generated
+        console.print("中断しました / interrupted")
     except DemoError as error:
         console.print(f"[red]エラー / error:[/] {error}")
         raise typer.Exit(2) from None

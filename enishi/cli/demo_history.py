@@ -39,6 +39,10 @@ DELIVERY_EVERY_DAYS = 7
 FIRST_DELIVERY_DAY = 4
 MEMBER_LINKS_PER_DAY = 0.006  # share of following, not yet linked members who link each day
 SETTLE_TIMEOUT_S = 300.0
+# The history is played in 6-hour steps (the emulator's default is 1 hour): each step waits
+# for its link opens, then its order reports, then its webhooks, so steps cost round trips;
+# within a step everything still happens in simulated order.
+HISTORY_STEP_S = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,13 @@ class History:
 
     async def run(self, days: int, friends: int) -> None:
         simulator = self.emulator.simulator
+        step, simulator.step_seconds = simulator.step_seconds, HISTORY_STEP_S
+        try:
+            await self._live(simulator, days, friends)
+        finally:
+            simulator.step_seconds = step
+
+    async def _live(self, simulator, days: int, friends: int) -> None:
         end = simulator.begin_backfill(self.channel, days, friends, seed=self.rng.getrandbits(62))
         start = end - days * DAY
         sends = dict(delivery_schedule(start, end))
@@ -204,7 +215,7 @@ class History:
         (await api.post(f"/api/v1/deliveries/{delivery_id}/schedule", json={})).raise_for_status()
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while True:
-            status = (await api.get(f"/api/v1/deliveries/{delivery_id}")).json()["status"]
+            status = (await _get_json(api, f"/api/v1/deliveries/{delivery_id}"))["status"]
             if status == "done":
                 break
             if status in ("failed", "cancelled", "paused") or time.monotonic() > deadline:
@@ -212,3 +223,20 @@ class History:
             await asyncio.sleep(0.1)
         await asyncio.to_thread(backdate_delivery, self.state, delivery_id, utc(at))
         self.delivery_ids.append(delivery_id)
+
+
+async def _get_json(api: httpx.AsyncClient, path: str, attempts: int = 5) -> dict:
+    """A GET that survives a dropped keep-alive connection (a busy server may close one
+    just as it is reused)."""
+    for attempt in range(1, attempts):
+        try:
+            return await _fetch_json(api, path)
+        except httpx.TransportError:
+            await asyncio.sleep(0.2 * attempt)
+    return await _fetch_json(api, path)
+
+
+async def _fetch_json(api: httpx.AsyncClient, path: str) -> dict:
+    response = await api.get(path)
+    response.raise_for_status()
+    return response.json()

@@ -32,11 +32,23 @@ from enishi.kit.errors import ApiError, not_found
 RECIPIENT_STATUSES = (QUEUED, SENT, "failed", CANCELLED, "held_out", "skipped")
 
 
+def _keeps_list(delivery: Delivery | None, raw: Any) -> bool:
+    """An edit of a list draft that gives no new IDs keeps the list uploaded so far."""
+    return (
+        delivery is not None
+        and delivery.audience.get("type") == "list"
+        and isinstance(raw, dict)
+        and raw.get("type") == "list"
+        and not (raw.get("line_user_ids") or raw.get("member_ids"))
+    )
+
+
 def check_draft(
-    session: Session, account_id: int, body: DeliveryCreate
+    session: Session, account_id: int, body: DeliveryCreate, delivery: Delivery | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any], Problems]:
     """A draft's arms and audience as they would be stored, and every problem with its
-    arms, audience and timing (messages are checked by validate and schedule)."""
+    arms, audience and timing (messages are checked by validate and schedule). `delivery`:
+    the draft being edited, if any."""
     if (body.arms is None) == (body.messages is None):
         return [], {}, [("arms", "give either messages (one arm) or arms")]
     raw_arms = (
@@ -45,13 +57,18 @@ def check_draft(
         else [{"name": "A", "share": 1.0, "messages": body.messages}]
     )
     arms, problems = normalize_arms(raw_arms)
-    audience, audience_problems = check_audience(session, account_id, body.audience)
+    if _keeps_list(delivery, body.audience):
+        audience, audience_problems = delivery.audience, []
+    else:
+        audience, audience_problems = check_audience(session, account_id, body.audience)
     problems += audience_problems + check_timing(body.send_at, body.spread_until, utcnow())
     return arms, audience, problems
 
 
-def _checked(session: Session, account_id: int, body: DeliveryCreate) -> tuple[list, dict]:
-    arms, audience, problems = check_draft(session, account_id, body)
+def _checked(
+    session: Session, account_id: int, body: DeliveryCreate, delivery: Delivery | None = None
+) -> tuple[list, dict]:
+    arms, audience, problems = check_draft(session, account_id, body, delivery)
     if problems:
         raise problems_error(problems)
     return arms, audience
@@ -92,19 +109,9 @@ def update_draft(session: Session, delivery: Delivery, body: DeliveryCreate) -> 
     keeps the list uploaded so far; given with IDs, it replaces it."""
     if delivery.status != DRAFT:
         raise ApiError(409, "not_draft", "only a draft can be edited", "status")
-    old, raw = delivery.audience, body.audience
-    keeps_list = (
-        old.get("type") == "list"
-        and isinstance(raw, dict)
-        and raw.get("type") == "list"
-        and not (raw.get("line_user_ids") or raw.get("member_ids"))
-    )
-    if keeps_list:  # checked as "all": the stored list stays as it is
-        body = body.model_copy(update={"audience": {"type": "all"}})
-    arms, audience = _checked(session, delivery.account_id, body)
-    if keeps_list:
-        audience = old
-    elif old.get("type") == "list":
+    keeps_list = _keeps_list(delivery, body.audience)
+    arms, audience = _checked(session, delivery.account_id, body, delivery)
+    if not keeps_list and delivery.audience.get("type") == "list":
         session.execute(
             delete(DeliveryListMember).where(DeliveryListMember.delivery_id == delivery.id)
         )
@@ -121,7 +128,7 @@ def update_draft(session: Session, delivery: Delivery, body: DeliveryCreate) -> 
     delivery.notification_disabled = body.notification_disabled
     if audience["type"] == "list" and not keeps_list:
         id_type = audience["id_type"]
-        add_list(session, delivery, id_type, raw.get(f"{id_type}s") or [])
+        add_list(session, delivery, id_type, body.audience.get(f"{id_type}s") or [])
     return delivery
 
 

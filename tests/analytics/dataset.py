@@ -160,17 +160,27 @@ def build_planted_falloff(
                 # a half-day inside the day: last click between d − 1 and d days ago
                 when = as_of - (day - 1) * DAY - timedelta(hours=12)
                 session.add(
-                    Click(account_id=account.id, link_id=link.id, friend_id=friend.id,
-                          clicked_at=when)
+                    Click(
+                        account_id=account.id, link_id=link.id, friend_id=friend.id, clicked_at=when
+                    )
                 )
                 session.add(
-                    Click(account_id=account.id, link_id=link.id, friend_id=friend.id,
-                          clicked_at=when - 200 * DAY)
+                    Click(
+                        account_id=account.id,
+                        link_id=link.id,
+                        friend_id=friend.id,
+                        clicked_at=when - 200 * DAY,
+                    )
                 )
             if k < buyers:
                 session.add(
-                    Conversion(account_id=account.id, order_id=f"p{n}", friend_id=friend.id,
-                               amount_jpy=1000, occurred_at=as_of + bought_after)
+                    Conversion(
+                        account_id=account.id,
+                        order_id=f"p{n}",
+                        friend_id=friend.id,
+                        amount_jpy=1000,
+                        occurred_at=as_of + bought_after,
+                    )
                 )
     session.flush()
     rebuild_rollups(session, account.id)

@@ -13,8 +13,12 @@ from enishi.accounts.service import create_api_key
 from enishi.segments.service import count_segment
 from tests.analytics.dataset import AS_OF_DATE, build_planted_falloff, build_small_world
 
-QUERY = {"as_of": AS_OF_DATE, "lookback_days": 180, "min_group": 1,
-         "frequency_edges": "1,2,3,5,10,20"}
+QUERY = {
+    "as_of": AS_OF_DATE,
+    "lookback_days": 180,
+    "min_group": 1,
+    "frequency_edges": "1,2,3,5,10,20",
+}
 
 
 @pytest.fixture

@@ -49,9 +49,7 @@ def run(state, account_id, **kwargs):
 
 
 def by_key(report):
-    return {
-        b["key"]: (b["friends"], b["purchasers"], b["revenue_jpy"]) for b in report["buckets"]
-    }
+    return {b["key"]: (b["friends"], b["purchasers"], b["revenue_jpy"]) for b in report["buckets"]}
 
 
 def test_as_of_a_date_is_the_end_of_that_day_in_the_account_zone(state, api_account):
@@ -92,7 +90,9 @@ def test_frequency_buckets_by_hand(state, world):
 
 
 def test_delivery_filter_counts_only_its_links(state, world):
-    recency, frequency = run(state, world.account_id, click_filter=ClickFilter(delivery_id=world.delivery_id))
+    recency, frequency = run(
+        state, world.account_id, click_filter=ClickFilter(delivery_id=world.delivery_id)
+    )
     buckets = by_key(recency)
     assert buckets["0-7"] == (1, 1, 3000)  # A's delivery click, 3 days
     assert buckets["8-14"] == (1, 1, 1000)  # C

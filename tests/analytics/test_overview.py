@@ -39,18 +39,28 @@ def jst(month: int, day: int, hour: int = 12, minute: int = 0) -> datetime:
 
 def build_history(session, box) -> int:
     account = create_account(
-        session, box, name="概要店", channel_id="2000000401", channel_secret="s" * 32,
+        session,
+        box,
+        name="概要店",
+        channel_id="2000000401",
+        channel_secret="s" * 32,
         access_token="t",
     )
     account.monthly_quota = 1000
     other = create_account(
-        session, box, name="他店", channel_id="2000000402", channel_secret="s" * 32,
+        session,
+        box,
+        name="他店",
+        channel_id="2000000402",
+        channel_secret="s" * 32,
         access_token="t",
     )
     histories = {
         "f1": ("following", [("follow", jst(4, 20))]),
-        "f2": ("following", [("follow", jst(5, 1, 10)), ("block", jst(5, 2, 12)),
-                             ("unblock", jst(5, 3, 9))]),
+        "f2": (
+            "following",
+            [("follow", jst(5, 1, 10)), ("block", jst(5, 2, 12)), ("unblock", jst(5, 3, 9))],
+        ),
         "f3": ("following", [("follow", jst(5, 3, 0, 30))]),
         "f4": ("blocked", [("follow", jst(4, 1)), ("block", jst(5, 5))]),
         "f5": ("blocked", [("block", jst(5, 1, 8))]),
@@ -74,12 +84,26 @@ def build_history(session, box) -> int:
         ("f6", jst(5, 2), jst(5, 3, 10)),
         ("f3", jst(5, 4), None),
     ):
-        session.add(MemberLink(account_id=account.id, friend_id=ids[name], member_id=name,
-                               method="api", linked_at=linked, unlinked_at=unlinked))
-    session.add(MemberLink(account_id=other.id, friend_id=stranger.id, member_id="x",
-                           method="api", linked_at=jst(5, 2)))
-    delivery = Delivery(account_id=account.id, name="d", audience={"type": "all"}, arms=[],
-                        seed=1)
+        session.add(
+            MemberLink(
+                account_id=account.id,
+                friend_id=ids[name],
+                member_id=name,
+                method="api",
+                linked_at=linked,
+                unlinked_at=unlinked,
+            )
+        )
+    session.add(
+        MemberLink(
+            account_id=other.id,
+            friend_id=stranger.id,
+            member_id="x",
+            method="api",
+            linked_at=jst(5, 2),
+        )
+    )
+    delivery = Delivery(account_id=account.id, name="d", audience={"type": "all"}, arms=[], seed=1)
     session.add(delivery)
     session.flush()
     for n, (count, status, sent_at) in enumerate(
@@ -91,23 +115,51 @@ def build_history(session, box) -> int:
             (30, "sent", jst(4, 30, 10)),  # April: before the period, another month
         ]
     ):
-        session.add(DeliveryRequest(delivery_id=delivery.id, account_id=account.id,
-                                    kind="multicast", retry_key=f"k{n}", payload={},
-                                    recipient_count=count, friend_lo=1, friend_hi=2,
-                                    status=status, sent_at=sent_at))
+        session.add(
+            DeliveryRequest(
+                delivery_id=delivery.id,
+                account_id=account.id,
+                kind="multicast",
+                retry_key=f"k{n}",
+                payload={},
+                recipient_count=count,
+                friend_lo=1,
+                friend_hi=2,
+                status=status,
+                sent_at=sent_at,
+            )
+        )
     link = Link(account_id=account.id, url="https://shop.example/", delivery_id=delivery.id)
     session.add(link)
     session.flush()
     for at in (jst(5, 1, 9), jst(5, 1, 21), jst(5, 3, 0, 30), jst(4, 30, 23)):
-        session.add(Click(account_id=account.id, link_id=link.id, friend_id=ids["f1"],
-                          delivery_id=delivery.id, clicked_at=at))
+        session.add(
+            Click(
+                account_id=account.id,
+                link_id=link.id,
+                friend_id=ids["f1"],
+                delivery_id=delivery.id,
+                clicked_at=at,
+            )
+        )
     for n, (amount, at, attributed) in enumerate(
-        [(1000, jst(5, 1, 22), True), (500, jst(5, 3, 8), False), (2000, jst(5, 3, 23), True),
-         (7000, jst(5, 4, 1), True)]
+        [
+            (1000, jst(5, 1, 22), True),
+            (500, jst(5, 3, 8), False),
+            (2000, jst(5, 3, 23), True),
+            (7000, jst(5, 4, 1), True),
+        ]
     ):
-        session.add(Conversion(account_id=account.id, order_id=f"o{n}", friend_id=ids["f1"],
-                               amount_jpy=amount, occurred_at=at,
-                               attributed_delivery_id=delivery.id if attributed else None))
+        session.add(
+            Conversion(
+                account_id=account.id,
+                order_id=f"o{n}",
+                friend_id=ids["f1"],
+                amount_jpy=amount,
+                occurred_at=at,
+                attributed_delivery_id=delivery.id if attributed else None,
+            )
+        )
     session.flush()
     return account.id
 
@@ -162,8 +214,13 @@ def test_days_follow_daylight_saving_time(state):
     zone = ZoneInfo("America/New_York")
     with state.sessions.begin() as session:
         account = create_account(
-            session, state.box, name="NY", channel_id="2000000403",
-            channel_secret="s" * 32, access_token="t", timezone="America/New_York",
+            session,
+            state.box,
+            name="NY",
+            channel_id="2000000403",
+            channel_secret="s" * 32,
+            access_token="t",
+            timezone="America/New_York",
         )
         link = Link(account_id=account.id, url="https://shop.example/")
         session.add(link)
@@ -188,8 +245,12 @@ def test_days_follow_daylight_saving_time(state):
 def test_default_period_is_the_30_days_to_today(state):
     with state.sessions.begin() as session:
         account = create_account(
-            session, state.box, name="既定", channel_id="2000000404",
-            channel_secret="s" * 32, access_token="t",
+            session,
+            state.box,
+            name="既定",
+            channel_id="2000000404",
+            channel_secret="s" * 32,
+            access_token="t",
         )
         now = datetime(2025, 5, 31, 16, 0, tzinfo=UTC)  # 06-01 01:00 in Tokyo
         assert period_days(account, None, None, now=now) == (date(2025, 5, 3), date(2025, 6, 1))
@@ -211,8 +272,11 @@ def test_overview_api(client, state):
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert (body["from"], body["to"], body["timezone"]) == ("2025-05-01", "2025-05-03",
-                                                             "Asia/Tokyo")
+    assert (body["from"], body["to"], body["timezone"]) == (
+        "2025-05-01",
+        "2025-05-03",
+        "Asia/Tokyo",
+    )
     assert [d["following"] for d in body["daily"]] == [4, 3, 5]
     assert body["totals"]["messages_sent"] == 170
     assert body["quota"] is None  # a past period: no live quota figures
@@ -220,12 +284,14 @@ def test_overview_api(client, state):
     assert len(today["daily"]) == 30
     assert today["quota"]["limit"] == 1000  # LINE unreachable here: the account's own plan
     bad = client.get(
-        "/api/v1/analytics/overview", params={"from": "2025-05-03", "to": "2025-05-01"},
+        "/api/v1/analytics/overview",
+        params={"from": "2025-05-03", "to": "2025-05-01"},
         headers=headers,
     )
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "from"
     too_long = client.get(
-        "/api/v1/analytics/overview", params={"from": "2024-01-01", "to": "2025-05-01"},
+        "/api/v1/analytics/overview",
+        params={"from": "2024-01-01", "to": "2025-05-01"},
         headers=headers,
     )
     assert too_long.status_code == 422

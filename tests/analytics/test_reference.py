@@ -52,7 +52,9 @@ def reference(session, account_id: int, params: ClickAnalysisParams):
         clicks[c.friend_id].append(c.clicked_at)
     start, end = params.outcome_window()
     bought = defaultdict(list)
-    for c in session.execute(select(Conversion).where(Conversion.account_id == account_id)).scalars():
+    for c in session.execute(
+        select(Conversion).where(Conversion.account_id == account_id)
+    ).scalars():
         inside = start < c.occurred_at if params.outcome == "after" else start <= c.occurred_at
         if c.friend_id is not None and inside and c.occurred_at <= end:
             bought[c.friend_id].append(c.amount_jpy)
@@ -96,8 +98,9 @@ def test_matches_the_reference(state, world, case, filtered):
         analysis = analyse_clicks(session, account, params)
         per_day, per_count = reference(session, world.account_id, params)
     got_days = {d: t for d, t in enumerate(analysis.per_day) if t.friends}
-    got_days.update({k: v for k, v in (("older", analysis.older), ("never", analysis.never))
-                     if v.friends})
+    got_days.update(
+        {k: v for k, v in (("older", analysis.older), ("never", analysis.never)) if v.friends}
+    )
     assert got_days == dict(per_day)
     assert {k: t for k, t in enumerate(analysis.per_count) if t.friends} == dict(per_count)
     assert sum(t.friends for t in per_day.values()) > 50  # the world is not empty

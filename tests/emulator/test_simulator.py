@@ -4,12 +4,14 @@ CRM's analytics rely on (click recency -> purchases, active hour -> clicks, volu
 
 from __future__ import annotations
 
+import json
 import pickle
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
+import jwt
 import pytest
 from linebot.v3 import WebhookParser
 from starlette.applications import Starlette
@@ -549,8 +551,7 @@ async def test_reacting_to_a_big_multicast_reads_some_of_it():
     w.send(LINK)
     pending = w.channel.pending_reactions
     w.channel.pending_reactions = []
-    reads, unread = bh.react(pending, w.channel, w.sim._sim(w.channel), w.now,
-                             bh.FeatureCache())
+    reads, unread = bh.react(pending, w.channel, w.sim._sim(w.channel), w.now, bh.FeatureCache())
     assert reads > 0
 
 
@@ -632,3 +633,75 @@ async def test_clicks_record_the_request_in_link_clicks():
     assert {str(r.url) for r in w.opened} == {"https://shop.example/p"}
     agents = {r.headers["user-agent"].split(" (")[1].split(";")[0] for r in w.opened}
     assert agents == {"iPhone", "Linux"}  # iOS and Android in-app browsers
+
+
+# --- what the demo relies on ----------------------------------------------------------------
+async def test_route_page_visits_come_before_the_follow_with_a_verifiable_id_token():
+    w = world(0, login_channel_id="1650000001", route_pages={"store_qr": "http://brand/r/qr"})
+    follows_before_visit: list[int] = []
+
+    def brand(request: httpx.Request) -> httpx.Response:
+        user = jwt.decode(
+            json.loads(request.content)["id_token"], options={"verify_signature": False}
+        )["sub"]
+        follows_before_visit.append(
+            sum(
+                1 for e in w.hooks.events if e["type"] == "follow" and e["source"]["userId"] == user
+            )
+        )
+        w.opened.append(request)
+        return httpx.Response(200, json={"add_friend_url": "https://line.me/R/ti/p/@x"})
+
+    w.sim._http = httpx.AsyncClient(transport=httpx.MockTransport(brand))
+    happened = await w.sim.backfill(w.channel, 3, 200)
+    store = {u for u, f in w.channel.friends.items() if f.traits.inflow_route == "store_qr"}
+    assert happened["route_visits"] == len(w.opened) == len(store) > 0
+    assert follows_before_visit == [0] * len(store)
+    followed = {
+        e["source"]["userId"]: e["timestamp"] / 1000
+        for e in w.hooks.events
+        if e["type"] == "follow"
+    }
+    assert len(followed) == 200  # friends of other routes follow without a visit
+    for request in w.opened:
+        assert request.url.path == "/r/qr/visit"
+        claims = jwt.decode(
+            json.loads(request.content)["id_token"],
+            w.channel.channel_secret,
+            algorithms=["HS256"],
+            audience="1650000001",
+            options={"verify_exp": False},  # issued in simulated time
+        )
+        visited_at = float(request.headers["x-emulator-sim-time"])
+        assert followed[claims["sub"]] - 600 <= visited_at < followed[claims["sub"]]
+
+
+async def test_scheduled_opens_happen_at_their_time_and_are_no_message_clicks():
+    w = world(3)
+    uid = users_of(w)[0]
+    w.sim.schedule_open(w.channel, uid, "http://brand/members/link/abc", T0 + 2 * HOUR)
+    await w.sim.run_until(T0 + HOUR)
+    assert w.opened == []
+    await w.sim.run_until(T0 + 3 * HOUR)
+    assert [str(r.url) for r in w.opened] == ["http://brand/members/link/abc"]
+    assert float(w.opened[0].headers["x-emulator-sim-time"]) == T0 + 2 * HOUR
+    assert w.channel.friends[uid].last_clicked_at is None and w.channel.link_clicks == {}
+    with pytest.raises(SimulationError):
+        w.sim.schedule_open(w.channel, "U" + "0" * 32, "http://brand/x", T0)
+
+
+async def test_an_order_is_reported_after_the_click_it_followed_in_the_same_step():
+    w = world(400, seed=5)
+    log: list[str] = []
+
+    def brand(request: httpx.Request) -> httpx.Response:
+        log.append("order" if request.method == "POST" else "click")
+        return httpx.Response(200, json={})
+
+    w.channel.shop_callback_url = "http://brand/orders"
+    w.sim._http = httpx.AsyncClient(transport=httpx.MockTransport(brand))
+    w.sim.step_seconds = 30 * DAY  # one step: clicks and the orders they lead to together
+    w.send(LINK)
+    happened = await w.sim.run_until(T0 + 2 * DAY)
+    assert happened["clicks"] > 0 and happened["purchases"] > 0
+    assert log == ["click"] * log.count("click") + ["order"] * log.count("order")

@@ -20,11 +20,11 @@ from enishi.analytics.clicks import (
     recency_report,
 )
 from enishi.analytics.csv_export import analysis_csv
+from enishi.config import Settings
 from enishi.operators.models import AuditEntry
 from enishi.operators.roles import Role
 from enishi.segments.models import Segment
 from enishi.segments.service import count_segment
-from enishi.config import Settings
 from tests.analytics.dataset import AS_OF, AS_OF_DATE, build_planted_falloff, build_small_world
 from tests.conftest import make_settings
 from tests.web.conftest import csrf_of
@@ -71,8 +71,11 @@ def table(html: str, kind: str) -> dict[str, tuple[str, str, str]]:
 
 def expected(report: dict) -> dict[str, tuple[str, str, str]]:
     return {
-        b["key"]: (f"{b['friends']:,}", f"{b['purchasers']:,}",
-                   "—" if b["purchase_rate"] is None else f"{b['purchase_rate']:.1%}")
+        b["key"]: (
+            f"{b['friends']:,}",
+            f"{b['purchasers']:,}",
+            "—" if b["purchase_rate"] is None else f"{b['purchase_rate']:.1%}",
+        )
         for b in report["buckets"]
     }
 
@@ -85,14 +88,20 @@ def figure(html: str, chart: str) -> dict:
 def post_segment(client, account_id: int, data: dict, query: str = SMALL, **kw):
     token = csrf_of(client.get(page_url(account_id, query)).text)
     fields = dict(re.findall(r"(\w+)=([^&]+)", query))
-    return client.post(f"/accounts/{account_id}/analysis/clicks/segments",
-                       data={**fields, **data, "csrf_token": token}, **kw)
+    return client.post(
+        f"/accounts/{account_id}/analysis/clicks/segments",
+        data={**fields, **data, "csrf_token": token},
+        **kw,
+    )
 
 
 def segments(state, account_id: int) -> list[Segment]:
     with state.sessions() as session:
-        return list(session.scalars(select(Segment).where(Segment.account_id == account_id)
-                                    .order_by(Segment.id)))
+        return list(
+            session.scalars(
+                select(Segment).where(Segment.account_id == account_id).order_by(Segment.id)
+            )
+        )
 
 
 def audit(state, action: str) -> list[AuditEntry]:
@@ -109,16 +118,22 @@ def test_the_tables_and_charts_show_the_services_numbers(login_as, state, world)
     assert table(html, "recency")["0-7"] == ("3", "1", "33.3%")  # the world is as built
     bars, rate = figure(html, "recency-chart")["data"]
     assert bars["y"] == [b["friends"] for b in recency["buckets"]]
-    assert rate["y"] == [None if b["purchase_rate"] is None else round(b["purchase_rate"] * 100, 3)
-                         for b in recency["buckets"]]
+    assert rate["y"] == [
+        None if b["purchase_rate"] is None else round(b["purchase_rate"] * 100, 3)
+        for b in recency["buckets"]
+    ]
     assert "フォロー中の友だち 7人、うち購入者 3人（42.9%）" in html
 
 
 def test_a_delivery_filter_shows_only_its_clicks(login_as, state, world):
     query = f"{SMALL}&delivery_id={world.delivery_id}"
     html = login_as(Role.VIEWER).get(page_url(world.account_id, query)).text
-    analysis = service(state, world.account_id, min_group=1,
-                       click_filter=ClickFilter(delivery_id=world.delivery_id))
+    analysis = service(
+        state,
+        world.account_id,
+        min_group=1,
+        click_filter=ClickFilter(delivery_id=world.delivery_id),
+    )
     assert table(html, "recency") == expected(recency_report(analysis))
     assert table(html, "recency")["never"][0] == "5"
     assert f'<option value="{world.delivery_id}" selected>' in html
@@ -163,14 +178,18 @@ def test_the_falloff_is_found_marked_and_stated(planted_client, state, planted):
 
 @pytest.mark.parametrize("role", list(Role))
 def test_every_role_sees_the_analysis_and_only_marketers_create_segments(
-        login_as, state, world, role):
+    login_as, state, world, role
+):
     client = login_as(role)
     html = client.get(page_url(world.account_id)).text
     may = role >= Role.MARKETER
     assert ('data-testid="recency-segment-form"' in html) is may
-    response = post_segment(client, world.account_id,
-                            {"kind": "recency", "range_from": "0", "range_to": "7"},
-                            follow_redirects=False)
+    response = post_segment(
+        client,
+        world.account_id,
+        {"kind": "recency", "range_from": "0", "range_to": "7"},
+        follow_redirects=False,
+    )
     assert response.status_code == (303 if may else 403)
     assert len(segments(state, world.account_id)) == (1 if may else 0)
     assert len(audit(state, "segment.created")) == (1 if may else 0)
@@ -178,9 +197,12 @@ def test_every_role_sees_the_analysis_and_only_marketers_create_segments(
 
 def test_a_bucket_range_becomes_a_segment_ready_to_deliver(login_as, state, world):
     marketer = login_as(Role.MARKETER)
-    response = post_segment(marketer, world.account_id,
-                            {"kind": "recency", "range_from": "0", "range_to": "14"},
-                            follow_redirects=False)
+    response = post_segment(
+        marketer,
+        world.account_id,
+        {"kind": "recency", "range_from": "0", "range_to": "14"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     [segment] = segments(state, world.account_id)
     assert segment.definition == recency_definition(0, 14, ClickFilter())
@@ -196,41 +218,57 @@ def test_a_bucket_range_becomes_a_segment_ready_to_deliver(login_as, state, worl
     assert entry.details["friends"] == friends
     assert entry.details["definition"] == segment.definition
     # the same range again: the automatic name gets a number
-    post_segment(marketer, world.account_id,
-                 {"kind": "recency", "range_from": "0", "range_to": "14"})
+    post_segment(
+        marketer, world.account_id, {"kind": "recency", "range_from": "0", "range_to": "14"}
+    )
     assert [s.name for s in segments(state, world.account_id)] == [
-        "14日以内にクリック", "14日以内にクリック (2)"]
+        "14日以内にクリック",
+        "14日以内にクリック (2)",
+    ]
 
 
 def test_frequency_and_open_ranges_with_a_filter(login_as, state, world):
     marketer = login_as(Role.MARKETER)
     query = f"{SMALL}&delivery_id={world.delivery_id}&lookback_days=120"
-    post_segment(marketer, world.account_id,
-                 {"kind": "frequency", "range_from": "1", "range_to": ""}, query)
-    post_segment(marketer, world.account_id,
-                 {"kind": "recency", "range_from": "8", "range_to": "never", "name": "休眠"},
-                 query)
+    post_segment(
+        marketer, world.account_id, {"kind": "frequency", "range_from": "1", "range_to": ""}, query
+    )
+    post_segment(
+        marketer,
+        world.account_id,
+        {"kind": "recency", "range_from": "8", "range_to": "never", "name": "休眠"},
+        query,
+    )
     frequent, dormant = segments(state, world.account_id)
     assert frequent.definition["where"] == {
-        "click_count": {"gte": 1, "within_days": 120, "delivery_id": world.delivery_id}}
+        "click_count": {"gte": 1, "within_days": 120, "delivery_id": world.delivery_id}
+    }
     assert dormant.name == "休眠"
     assert dormant.definition == recency_definition(
-        8, None, ClickFilter(delivery_id=world.delivery_id), include_never=True)
+        8, None, ClickFilter(delivery_id=world.delivery_id), include_never=True
+    )
 
 
 def test_bad_ranges_and_taken_names_are_refused(login_as, state, world):
     marketer = login_as(Role.MARKETER)
-    backwards = post_segment(marketer, world.account_id,
-                             {"kind": "recency", "range_from": "15", "range_to": "7"})
+    backwards = post_segment(
+        marketer, world.account_id, {"kind": "recency", "range_from": "15", "range_to": "7"}
+    )
     assert backwards.status_code == 422 and "範囲が正しくありません" in backwards.text
-    never = post_segment(marketer, world.account_id,
-                         {"kind": "recency", "range_from": "never", "range_to": "7"})
+    never = post_segment(
+        marketer, world.account_id, {"kind": "recency", "range_from": "never", "range_to": "7"}
+    )
     assert never.status_code == 422
-    post_segment(marketer, world.account_id,
-                 {"kind": "recency", "range_from": "0", "range_to": "7", "name": "アクティブ"})
-    taken = post_segment(marketer, world.account_id,
-                         {"kind": "recency", "range_from": "0", "range_to": "14",
-                          "name": "アクティブ"})
+    post_segment(
+        marketer,
+        world.account_id,
+        {"kind": "recency", "range_from": "0", "range_to": "7", "name": "アクティブ"},
+    )
+    taken = post_segment(
+        marketer,
+        world.account_id,
+        {"kind": "recency", "range_from": "0", "range_to": "14", "name": "アクティブ"},
+    )
     assert taken.status_code == 422 and "同じ名前のセグメント" in taken.text
     assert [s.name for s in segments(state, world.account_id)] == ["アクティブ"]
     assert len(audit(state, "segment.created")) == 1
@@ -239,7 +277,8 @@ def test_bad_ranges_and_taken_names_are_refused(login_as, state, world):
 @pytest.mark.parametrize("kind", ["recency", "frequency"])
 def test_the_csv_is_the_services(login_as, state, world, kind):
     response = login_as(Role.VIEWER).get(
-        f"/accounts/{world.account_id}/analysis/clicks.csv{SMALL}&kind={kind}")
+        f"/accounts/{world.account_id}/analysis/clicks.csv{SMALL}&kind={kind}"
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert f"click-{kind}-2025-05-31.csv" in response.headers["content-disposition"]

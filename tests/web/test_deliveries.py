@@ -286,6 +286,8 @@ def test_an_uploaded_list_pasted_and_as_a_file(login_as, account_id, state):
         data=compose_form(token, audience_type="list", list_ids="not-an-id"),
     )
     assert bad.status_code == 422 and "audience" in errors_of(bad.text)
+    (delivery,) = deliveries(state)  # refused: the draft is as it was
+    assert delivery.name == "名前だけ変更" and delivery.audience["matched"] == 3
 
 
 def test_the_list_shows_one_page_at_a_time(login_as, account_id, state):

@@ -43,10 +43,16 @@ def people(state, account_id) -> dict[str, int]:
         friends[0].member_id, friends[0].inflow_route_id = "M-0001", route.id
         friends[1].display_name = "佐藤 美咲"
         create_attribute_def(session, account_id, key="age", label="年齢", type="number")
-        create_attribute_def(session, account_id, key="plan", label="プラン", type="choice",
-                             choices=["free", "gold"])
-        return {"first": friends[0].id, "sato": friends[1].id, "blocked": blocked[0].id, "blocked2": blocked[1].id,
-                "route": route.id}
+        create_attribute_def(
+            session, account_id, key="plan", label="プラン", type="choice", choices=["free", "gold"]
+        )
+        return {
+            "first": friends[0].id,
+            "sato": friends[1].id,
+            "blocked": blocked[0].id,
+            "blocked2": blocked[1].id,
+            "route": route.id,
+        }
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -60,8 +66,11 @@ def test_who_may_read_and_who_may_change_friends(login_as, account_id, people, r
     may_change = role >= Role.MARKETER
     assert ('data-testid="tag-add"' in page.text) is may_change  # buttons follow the role
     expected = 303 if may_change else 403
-    response = client.post(f"{base}/{people['first']}/tags", data={"tag": "新規",
-                           "csrf_token": token}, follow_redirects=False)
+    response = client.post(
+        f"{base}/{people['first']}/tags",
+        data={"tag": "新規", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert response.status_code == expected
     for path in ("/import", "/export.csv"):
         assert client.get(base + path).status_code == (200 if may_change else 403)
@@ -98,8 +107,11 @@ def test_the_list_pages_by_cursor_and_never_shows_more_than_a_page(login_as, acc
     ],
 )
 def test_search_and_filters(login_as, account_id, people, query, expected):
-    html = login_as(Role.VIEWER).get(
-        f"/accounts/{account_id}/friends?{query.format(route=people['route'])}").text
+    html = (
+        login_as(Role.VIEWER)
+        .get(f"/accounts/{account_id}/friends?{query.format(route=people['route'])}")
+        .text
+    )
     shown = set(friend_links(html, account_id))
     if expected is None:
         assert len(shown) == 5 and "5人" in html
@@ -108,25 +120,31 @@ def test_search_and_filters(login_as, account_id, people, query, expected):
         assert f"{len(expected)}人" in html
 
 
-def test_adding_and_removing_a_tag_is_audited_and_on_the_timeline(login_as, account_id,
-                                                                   people, state):
+def test_adding_and_removing_a_tag_is_audited_and_on_the_timeline(
+    login_as, account_id, people, state
+):
     client = login_as(Role.MARKETER)
     url = f"/accounts/{account_id}/friends/{people['sato']}"
     token = csrf_of(client.get(url).text)
-    response = client.post(url + "/tags", data={"tag": " 常連 ", "csrf_token": token},
-                           follow_redirects=False)
+    response = client.post(
+        url + "/tags", data={"tag": " 常連 ", "csrf_token": token}, follow_redirects=False
+    )
     assert response.status_code == 303
     page = client.get(response.headers["location"]).text
     assert "保存しました。" in page and "常連" in page and "タグ追加" in page
     client.post(url + "/tags/remove", data={"tag": "常連", "csrf_token": token})
     with state.sessions() as session:
         assert friend_tags(session, people["sato"]) == ["VIP"]
-        kinds = session.scalars(select(FriendActivity.kind).where(
-            FriendActivity.friend_id == people["sato"]).order_by(FriendActivity.id)).all()
+        kinds = session.scalars(
+            select(FriendActivity.kind)
+            .where(FriendActivity.friend_id == people["sato"])
+            .order_by(FriendActivity.id)
+        ).all()
         assert kinds == ["tag_added", "tag_removed"]
     added, removed = audit(state, "friend.updated")
     assert added.target == f"friend:{people['sato']}" and added.details["changes"] == [
-        {"kind": "tag_added", "tag": "常連"}]
+        {"kind": "tag_added", "tag": "常連"}
+    ]
     assert removed.details["changes"] == [{"kind": "tag_removed", "tag": "常連"}]
     # removing a tag the friend does not have changes nothing and logs nothing
     client.post(url + "/tags/remove", data={"tag": "常連", "csrf_token": token})
@@ -137,8 +155,10 @@ def test_attributes_and_notes_are_saved(login_as, account_id, people, state):
     client = login_as(Role.MARKETER)
     url = f"/accounts/{account_id}/friends/{people['first']}"
     token = csrf_of(client.get(url).text)
-    response = client.post(url + "/attributes", data={
-        "key": ["age", "plan"], "value": ["34", "gold"], "csrf_token": token})
+    response = client.post(
+        url + "/attributes",
+        data={"key": ["age", "plan"], "value": ["34", "gold"], "csrf_token": token},
+    )
     assert response.status_code == 200 and "保存しました。" in response.text
     client.post(url + "/notes", data={"notes": "電話NG", "csrf_token": token})
     with state.sessions() as session:
@@ -151,16 +171,22 @@ def test_attributes_and_notes_are_saved(login_as, account_id, people, state):
     with state.sessions() as session:
         assert friend_attributes(session, people["first"]) == {"plan": "gold"}
     assert [e.details["changes"][0]["kind"] for e in audit(state, "friend.updated")] == [
-        "attribute_set", "notes_set", "attribute_set"]
+        "attribute_set",
+        "notes_set",
+        "attribute_set",
+    ]
 
 
-def test_a_bad_value_is_explained_next_to_its_field_and_changes_nothing(login_as, account_id,
-                                                                       people, state):
+def test_a_bad_value_is_explained_next_to_its_field_and_changes_nothing(
+    login_as, account_id, people, state
+):
     client = login_as(Role.MARKETER)
     url = f"/accounts/{account_id}/friends/{people['first']}"
     token = csrf_of(client.get(url).text)
-    response = client.post(url + "/attributes", data={
-        "key": ["age", "plan"], "value": ["twelve", "gold"], "csrf_token": token})
+    response = client.post(
+        url + "/attributes",
+        data={"key": ["age", "plan"], "value": ["twelve", "gold"], "csrf_token": token},
+    )
     assert response.status_code == 422
     assert 'data-error="attributes.age"' in response.text
     assert "age must be a number" in response.text
@@ -180,8 +206,9 @@ def test_friends_of_other_accounts_are_not_found(login_as, account_id, people, s
     client = login_as(Role.OWNER)
     token = csrf_of(client.get(f"/accounts/{account_id}/friends").text)
     assert client.get(f"/accounts/{account_id}/friends/{stranger}").status_code == 404
-    response = client.post(f"/accounts/{account_id}/friends/{stranger}/tags",
-                           data={"tag": "x", "csrf_token": token})
+    response = client.post(
+        f"/accounts/{account_id}/friends/{stranger}/tags", data={"tag": "x", "csrf_token": token}
+    )
     assert response.status_code == 404
 
 
@@ -189,9 +216,15 @@ def test_the_timeline_pages(login_as, account_id, people, state):
     with state.sessions.begin() as session:
         friend = session.get(Friend, people["first"])
         for n in range(45):
-            session.add(FriendActivity(account_id=account_id, friend_id=friend.id,
-                                       kind="message", at=T0 + timedelta(hours=n),
-                                       data={"type": "text", "text": f"メッセージ{n}"}))
+            session.add(
+                FriendActivity(
+                    account_id=account_id,
+                    friend_id=friend.id,
+                    kind="message",
+                    at=T0 + timedelta(hours=n),
+                    data={"type": "text", "text": f"メッセージ{n}"},
+                )
+            )
     client = login_as(Role.VIEWER)
     url = f"/accounts/{account_id}/friends/{people['first']}"
     first = client.get(url).text
@@ -208,8 +241,9 @@ def read_csv(body: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline="")))
 
 
-def test_export_streams_the_filtered_friends_with_a_bom_and_is_audited(login_as, account_id,
-                                                                       people, state):
+def test_export_streams_the_filtered_friends_with_a_bom_and_is_audited(
+    login_as, account_id, people, state
+):
     client = login_as(Role.MARKETER)
     response = client.get(f"/accounts/{account_id}/friends/export.csv?tag=VIP&status=following")
     assert response.status_code == 200
@@ -228,15 +262,18 @@ def test_export_streams_the_filtered_friends_with_a_bom_and_is_audited(login_as,
 
 def upload(client, account_id: int, content: bytes, **data):
     token = csrf_of(client.get(f"/accounts/{account_id}/friends/import").text)
-    return client.post(f"/accounts/{account_id}/friends/import",
-                       data={"csrf_token": token, **data},
-                       files={"file": ("friends.csv", content, "text/csv")})
+    return client.post(
+        f"/accounts/{account_id}/friends/import",
+        data={"csrf_token": token, **data},
+        files={"file": ("friends.csv", content, "text/csv")},
+    )
 
 
 def friend_count(state, account_id: int) -> int:
     with state.sessions() as session:
-        return session.scalar(select(func.count()).select_from(Friend)
-                              .where(Friend.account_id == account_id))
+        return session.scalar(
+            select(func.count()).select_from(Friend).where(Friend.account_id == account_id)
+        )
 
 
 CSV_WITH_ERRORS = (
@@ -257,15 +294,18 @@ def test_an_import_with_errors_changes_nothing_until_the_valid_rows_are_applied(
     html = response.text
     assert "エラーがあるため、何も変更していません。" in html
     report = re.search(r'data-testid="import-errors">(.*?)</table>', html, re.S).group(1)
-    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>",
-                                                                   report, re.S)]
+    cells = [
+        re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", report, re.S)
+    ]
     assert cells[0:2] == ["3", "line_user_id"] and "not a LINE user ID" in cells[2]
     assert cells[3:5] == ["4", "attr:age"] and "age must be a number" in cells[5]
     assert re.search(r'data-testid="valid-rows">2<', html)
     assert friend_count(state, account_id) == 122 and audit(state, "friends.imported") == []
     token = re.search(r'name="token" value="([0-9a-f]{32})"', html).group(1)
-    applied = client.post(f"/accounts/{account_id}/friends/import/apply",
-                          data={"token": token, "apply": "valid", "csrf_token": csrf_of(html)})
+    applied = client.post(
+        f"/accounts/{account_id}/friends/import/apply",
+        data={"token": token, "apply": "valid", "csrf_token": csrf_of(html)},
+    )
     assert applied.status_code == 200
     assert "取り込みました: 新規2人・更新0人・変更なし0人" in applied.text
     assert friend_count(state, account_id) == 124
@@ -276,13 +316,16 @@ def test_an_import_with_errors_changes_nothing_until_the_valid_rows_are_applied(
     [entry] = audit(state, "friends.imported")
     assert entry.details["created"] == 2 and entry.details["apply"] == "valid"
     # the kept file is gone once applied
-    again = client.post(f"/accounts/{account_id}/friends/import/apply",
-                        data={"token": token, "apply": "valid", "csrf_token": csrf_of(html)})
+    again = client.post(
+        f"/accounts/{account_id}/friends/import/apply",
+        data={"token": token, "apply": "valid", "csrf_token": csrf_of(html)},
+    )
     assert again.status_code == 404
 
 
-def test_a_valid_file_is_imported_at_once_and_check_only_writes_nothing(login_as, account_id,
-                                                                         people, state):
+def test_a_valid_file_is_imported_at_once_and_check_only_writes_nothing(
+    login_as, account_id, people, state
+):
     client = login_as(Role.MARKETER)
     content = f"line_user_id,notes\r\n{uid(1)},電話NG\r\n{uid(600)},\r\n".encode()
     checked = upload(client, account_id, content, check_only="1")
@@ -310,6 +353,8 @@ def test_a_kept_upload_belongs_to_the_operator_who_sent_it(login_as, account_id,
     html = upload(alice, account_id, CSV_WITH_ERRORS).text
     token = re.search(r'name="token" value="([0-9a-f]{32})"', html).group(1)
     bob_token = csrf_of(bob.get(f"/accounts/{account_id}/friends/import").text)
-    response = bob.post(f"/accounts/{account_id}/friends/import/apply",
-                        data={"token": token, "apply": "valid", "csrf_token": bob_token})
+    response = bob.post(
+        f"/accounts/{account_id}/friends/import/apply",
+        data={"token": token, "apply": "valid", "csrf_token": bob_token},
+    )
     assert response.status_code == 404

@@ -32,21 +32,38 @@ def populate(state, account_id: int) -> int:
         link = Link(account_id=account_id, url="https://shop.example.jp/tea/TEA-01")
         session.add_all([route, link])
         create_attribute_def(session, account_id, key="age", label="年齢", type="number")
-        create_attribute_def(session, account_id, key="plan", label="会員ランク", type="choice",
-                             choices=["一般", "ゴールド"])
+        create_attribute_def(
+            session,
+            account_id,
+            key="plan",
+            label="会員ランク",
+            type="choice",
+            choices=["一般", "ゴールド"],
+        )
         session.flush()
         friends = []
         for n in range(30):
             followed = now - timedelta(days=90 - n)
-            friend = make_friend(session, account_id, n + 1,
-                                 display_name=f"{NAMES[n % len(NAMES)]}{'' if n < 6 else n}",
-                                 first_followed_at=followed, last_followed_at=followed)
+            friend = make_friend(
+                session,
+                account_id,
+                n + 1,
+                display_name=f"{NAMES[n % len(NAMES)]}{'' if n < 6 else n}",
+                first_followed_at=followed,
+                last_followed_at=followed,
+            )
             if n % 3 == 0:
                 add_tag(session, friend, "VIP")
             if n % 2 == 0:
                 clicked = now - timedelta(days=7, hours=n)
-                session.add(Click(account_id=account_id, link_id=link.id, friend_id=friend.id,
-                                  clicked_at=clicked))
+                session.add(
+                    Click(
+                        account_id=account_id,
+                        link_id=link.id,
+                        friend_id=friend.id,
+                        clicked_at=clicked,
+                    )
+                )
                 friend.last_click_at, friend.click_count = clicked, 1
             friends.append(friend)
         first = friends[0]
@@ -54,16 +71,30 @@ def populate(state, account_id: int) -> int:
         add_tag(session, first, "新商品に関心")
         set_attribute(session, first, "age", 34)
         set_attribute(session, first, "plan", "ゴールド")
-        session.add_all([
-            FollowHistory(friend_id=first.id, kind="follow", at=first.first_followed_at),
-            FriendActivity(account_id=account_id, friend_id=first.id, kind="message",
-                           at=now - timedelta(days=20), data={"type": "text",
-                                                              "text": "在庫はありますか？"}),
-            Conversion(account_id=account_id, order_id="ORD-1001", friend_id=first.id,
-                       amount_jpy=4800, occurred_at=now - timedelta(days=6)),
-        ])
+        session.add_all(
+            [
+                FollowHistory(friend_id=first.id, kind="follow", at=first.first_followed_at),
+                FriendActivity(
+                    account_id=account_id,
+                    friend_id=first.id,
+                    kind="message",
+                    at=now - timedelta(days=20),
+                    data={"type": "text", "text": "在庫はありますか？"},
+                ),
+                Conversion(
+                    account_id=account_id,
+                    order_id="ORD-1001",
+                    friend_id=first.id,
+                    amount_jpy=4800,
+                    occurred_at=now - timedelta(days=6),
+                ),
+            ]
+        )
         first.last_purchase_at, first.purchase_count, first.revenue_jpy = (
-            now - timedelta(days=6), 1, 4800)
+            now - timedelta(days=6),
+            1,
+            4800,
+        )
         return first.id
 
 
@@ -102,8 +133,12 @@ def test_build_a_segment_and_watch_the_live_count(logged_in_page, live_server):
     with live_server.state.sessions() as session:
         segment = session.scalar(select(Segment))
         assert segment.name == "30日以内にクリック・VIP以外"
-        assert segment.definition == {"version": 1, "where": {"all": [
-            {"not": {"tags": {"any": ["VIP"]}}}, {"clicked": {"within_days": 30}}]}}
+        assert segment.definition == {
+            "version": 1,
+            "where": {
+                "all": [{"not": {"tags": {"any": ["VIP"]}}}, {"clicked": {"within_days": 30}}]
+            },
+        }
     expect(count).to_have_text("10人")  # the saved segment opens with its count
 
 

@@ -29,7 +29,9 @@ def history(state) -> int:
 def kpis(html: str) -> dict[str, tuple[str, str]]:
     cards = re.findall(
         r'data-kpi="(\w+)">\s*<div class="label">[^<]*</div>\s*<div class="value">([^<]*)</div>'
-        r'\s*(?:<div class="sub">([^<]*)</div>)?', html)
+        r'\s*(?:<div class="sub">([^<]*)</div>)?',
+        html,
+    )
     return {key: (value, unescape(sub)) for key, value, sub in cards}
 
 
@@ -90,8 +92,11 @@ def test_presets_and_bad_periods(login_as, account_id, state):
     assert '<a href="?days=7" aria-current="true">' in week
     default = viewer.get(f"/accounts/{account_id}/overview").text
     assert f'name="from" value="{(today - timedelta(days=29)).isoformat()}"' in default
-    for query in ("?from=2025-05-03&to=2025-05-01", "?from=2024-01-01&to=2025-05-01",
-                  "?from=yesterday"):
+    for query in (
+        "?from=2025-05-03&to=2025-05-01",
+        "?from=2024-01-01&to=2025-05-01",
+        "?from=yesterday",
+    ):
         response = viewer.get(f"/accounts/{account_id}/overview{query}")
         assert response.status_code == 422, query
         assert "期間が正しくありません" in response.text

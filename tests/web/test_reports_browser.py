@@ -53,7 +53,9 @@ def test_the_click_analysis_marks_the_falloff_and_makes_a_segment(logged_in_page
     chart = page.locator("[data-testid=recency-chart]")
     assert chart.locator(".annotation-text").first.text_content() == "50日以内 ｜ 51日以上"
     assert chart.locator(".shapelayer path").count() == 3
-    assert "← 転落点" in page.locator("[data-testid=recency-table] tr[data-key='50-56']").inner_text()
+    assert (
+        "← 転落点" in page.locator("[data-testid=recency-table] tr[data-key='50-56']").inner_text()
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "click-analysis.png"), full_page=True)
 
@@ -71,11 +73,13 @@ def test_the_click_analysis_marks_the_falloff_and_makes_a_segment(logged_in_page
     with state.sessions() as session:
         segment = session.scalars(select(Segment).where(Segment.account_id == planted)).one()
         assert segment.definition == recency_definition(0, 56, ClickFilter())
-        entry = session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "segment.created")).one()
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "segment.created")
+        ).one()
         assert entry.target == f"segment:{segment.id}"
     compose = created.locator("a", has_text="このセグメントに配信を作成")
     assert compose.get_attribute("href") == (
-        f"/accounts/{planted}/deliveries/new?segment_id={segment.id}")
+        f"/accounts/{planted}/deliveries/new?segment_id={segment.id}"
+    )
     # the analysis is still the same one (its settings travel with the form)
     assert f"as_of={AS_OF_DATE}" in page.url and date.fromisoformat(AS_OF_DATE)

@@ -8,10 +8,10 @@ import re
 import pytest
 from sqlalchemy import select
 
+from enishi.accounts.models import Account
 from enishi.friends.service import get_or_create_friend
 from enishi.inflow.models import InflowRoute
 from enishi.inflow.service import create_route, route_counts
-from enishi.accounts.models import Account
 from enishi.operators.models import AuditEntry
 from enishi.operators.roles import Role
 from enishi.web.pages.routes import PAGE_SIZE
@@ -25,14 +25,20 @@ def audit(state, action: str) -> list[AuditEntry]:
 
 def routes_of(state, account_id: int) -> list[InflowRoute]:
     with state.sessions() as session:
-        return list(session.scalars(select(InflowRoute).where(
-            InflowRoute.account_id == account_id).order_by(InflowRoute.id)))
+        return list(
+            session.scalars(
+                select(InflowRoute)
+                .where(InflowRoute.account_id == account_id)
+                .order_by(InflowRoute.id)
+            )
+        )
 
 
 def post(client, account_id: int, path: str, data: dict, **kw):
     token = csrf_of(client.get(f"/accounts/{account_id}/routes").text)
-    return client.post(f"/accounts/{account_id}/routes{path}",
-                       data={**data, "csrf_token": token}, **kw)
+    return client.post(
+        f"/accounts/{account_id}/routes{path}", data={**data, "csrf_token": token}, **kw
+    )
 
 
 def cell(html: str, route_id: int, field: str) -> str:
@@ -41,15 +47,13 @@ def cell(html: str, route_id: int, field: str) -> str:
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_every_role_sees_routes_and_only_marketers_may_create(login_as, account_id, state,
-                                                               role):
+def test_every_role_sees_routes_and_only_marketers_may_create(login_as, account_id, state, role):
     client = login_as(role)
     page = client.get(f"/accounts/{account_id}/routes")
     assert page.status_code == 200
     may_edit = role >= Role.MARKETER
     assert ('data-testid="route-create"' in page.text) is may_edit
-    response = post(client, account_id, "", {"name": f"チラシ{role.key}"},
-                    follow_redirects=False)
+    response = post(client, account_id, "", {"name": f"チラシ{role.key}"}, follow_redirects=False)
     assert response.status_code == (303 if may_edit else 403)
     assert len(routes_of(state, account_id)) == (1 if may_edit else 0)
     assert len(audit(state, "route.created")) == (1 if may_edit else 0)
@@ -59,7 +63,7 @@ def test_a_viewer_cannot_edit_a_route(login_as, account_id, state):
     with state.sessions.begin() as session:
         route_id = create_route(session, session.get(Account, account_id), "店頭", "shop").id
     viewer = login_as(Role.VIEWER)
-    assert "/routes/%d" % route_id not in viewer.get(f"/accounts/{account_id}/routes").text
+    assert f"/routes/{route_id}" not in viewer.get(f"/accounts/{account_id}/routes").text
     response = post(viewer, account_id, f"/{route_id}", {"name": "x", "code": "x"})
     assert response.status_code == 403
     assert [r.name for r in routes_of(state, account_id)] == ["店頭"]
@@ -67,8 +71,9 @@ def test_a_viewer_cannot_edit_a_route(login_as, account_id, state):
 
 def test_created_route_shows_its_qr_code_and_url(login_as, account_id, state):
     marketer = login_as(Role.MARKETER)
-    response = post(marketer, account_id, "", {"name": "店頭POP", "code": "shop-pop"},
-                    follow_redirects=False)
+    response = post(
+        marketer, account_id, "", {"name": "店頭POP", "code": "shop-pop"}, follow_redirects=False
+    )
     assert response.status_code == 303
     html = marketer.get(response.headers["location"]).text
     assert "保存しました。" in html and "店頭POP" in html
@@ -107,8 +112,13 @@ def test_editing_a_route_is_audited_with_its_changes(login_as, account_id, state
     post(marketer, account_id, "", {"name": "チラシ", "code": "flyer"})
     post(marketer, account_id, "", {"name": "店頭", "code": "shop"})
     flyer, shop = routes_of(state, account_id)
-    response = post(marketer, account_id, f"/{flyer.id}",
-                    {"name": "チラシ（春）", "code": "flyer-spring"}, follow_redirects=False)
+    response = post(
+        marketer,
+        account_id,
+        f"/{flyer.id}",
+        {"name": "チラシ（春）", "code": "flyer-spring"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     [entry] = audit(state, "route.updated")
     assert entry.details == {"name": ["チラシ", "チラシ（春）"], "code": ["flyer", "flyer-spring"]}
@@ -116,7 +126,9 @@ def test_editing_a_route_is_audited_with_its_changes(login_as, account_id, state
     taken = post(marketer, account_id, f"/{flyer.id}", {"name": "変更", "code": "shop"})
     assert taken.status_code == 422 and "すでに使われています" in taken.text
     assert [(r.name, r.code) for r in routes_of(state, account_id)] == [
-        ("チラシ（春）", "flyer-spring"), ("店頭", "shop")]
+        ("チラシ（春）", "flyer-spring"),
+        ("店頭", "shop"),
+    ]
     assert len(audit(state, "route.updated")) == 1
 
 

@@ -48,13 +48,30 @@ def friends_figure(daily: list[dict[str, Any]], t: Callable[..., str]) -> dict[s
     x = _days(daily)
     return {
         "data": [
-            {"type": "scatter", "mode": "lines", "name": t("フォロー中"), "x": x,
-             "y": [d["following"] for d in daily], "line": {"color": GREEN, "width": 2}},
-            {"type": "bar", "name": t("新しい友だち"), "x": x,
-             "y": [d["new_friends"] + d["refollows"] for d in daily], "yaxis": "y2",
-             "marker": {"color": LIGHT}},
-            {"type": "bar", "name": t("ブロック"), "x": x, "y": [d["blocks"] for d in daily],
-             "yaxis": "y2", "marker": {"color": RED}},
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": t("フォロー中"),
+                "x": x,
+                "y": [d["following"] for d in daily],
+                "line": {"color": GREEN, "width": 2},
+            },
+            {
+                "type": "bar",
+                "name": t("新しい友だち"),
+                "x": x,
+                "y": [d["new_friends"] + d["refollows"] for d in daily],
+                "yaxis": "y2",
+                "marker": {"color": LIGHT},
+            },
+            {
+                "type": "bar",
+                "name": t("ブロック"),
+                "x": x,
+                "y": [d["blocks"] for d in daily],
+                "yaxis": "y2",
+                "marker": {"color": RED},
+            },
         ],
         "layout": _layout(t("フォロー中（人）"), t("1日あたり（人）"), barmode="group"),
     }
@@ -66,11 +83,22 @@ def blocks_figure(daily: list[dict[str, Any]], t: Callable[..., str]) -> dict[st
     layout["yaxis2"]["ticksuffix"] = "%"
     return {
         "data": [
-            {"type": "bar", "name": t("ブロック"), "x": x, "y": [d["blocks"] for d in daily],
-             "marker": {"color": RED}},
-            {"type": "scatter", "mode": "lines+markers", "name": t("ブロック率"), "x": x,
-             "y": _percent([d["block_rate"] for d in daily]), "yaxis": "y2",
-             "line": {"color": INK}},
+            {
+                "type": "bar",
+                "name": t("ブロック"),
+                "x": x,
+                "y": [d["blocks"] for d in daily],
+                "marker": {"color": RED},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": t("ブロック率"),
+                "x": x,
+                "y": _percent([d["block_rate"] for d in daily]),
+                "yaxis": "y2",
+                "line": {"color": INK},
+            },
         ],
         "layout": layout,
     }
@@ -82,11 +110,22 @@ def members_figure(daily: list[dict[str, Any]], t: Callable[..., str]) -> dict[s
     layout["yaxis2"]["ticksuffix"] = "%"
     return {
         "data": [
-            {"type": "bar", "name": t("その日のID連携"), "x": x,
-             "y": [d["member_links"] for d in daily], "marker": {"color": BLUE}},
-            {"type": "scatter", "mode": "lines", "name": t("フォロー中のうち連携済み"), "x": x,
-             "y": _percent([d["linked_share"] for d in daily]), "yaxis": "y2",
-             "line": {"color": INK}},
+            {
+                "type": "bar",
+                "name": t("その日のID連携"),
+                "x": x,
+                "y": [d["member_links"] for d in daily],
+                "marker": {"color": BLUE},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": t("フォロー中のうち連携済み"),
+                "x": x,
+                "y": _percent([d["linked_share"] for d in daily]),
+                "yaxis": "y2",
+                "line": {"color": INK},
+            },
         ],
         "layout": layout,
     }
@@ -105,17 +144,35 @@ def messages_figure(
         running += day["messages_sent"]
         totals.append(running)
     data: list[dict[str, Any]] = [
-        {"type": "bar", "name": t("送信数"), "x": x, "y": [d["messages_sent"] for d in daily],
-         "marker": {"color": LIGHT}},
-        {"type": "scatter", "mode": "lines", "name": t("月の累計"), "x": x, "y": totals,
-         "yaxis": "y2", "line": {"color": INK}},
+        {
+            "type": "bar",
+            "name": t("送信数"),
+            "x": x,
+            "y": [d["messages_sent"] for d in daily],
+            "marker": {"color": LIGHT},
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": t("月の累計"),
+            "x": x,
+            "y": totals,
+            "yaxis": "y2",
+            "line": {"color": INK},
+        },
     ]
     limits = {m["month"]: m["limit"] for m in months}
     if any(limit is not None for limit in limits.values()):
         data.append(
-            {"type": "scatter", "mode": "lines", "name": t("月間上限"), "x": x,
-             "y": [limits.get(d["date"].strftime("%Y-%m")) for d in daily], "yaxis": "y2",
-             "line": {"color": RED, "dash": "dash"}}
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": t("月間上限"),
+                "x": x,
+                "y": [limits.get(d["date"].strftime("%Y-%m")) for d in daily],
+                "yaxis": "y2",
+                "line": {"color": RED, "dash": "dash"},
+            }
         )
     return {"data": data, "layout": _layout(t("1日あたり（通）"), t("月の累計（通）"))}
 
@@ -124,11 +181,23 @@ def results_figure(daily: list[dict[str, Any]], t: Callable[..., str]) -> dict[s
     x = _days(daily)
     return {
         "data": [
-            {"type": "scatter", "mode": "lines", "name": t("クリック"), "x": x,
-             "y": [d["clicks"] for d in daily], "line": {"color": BLUE}},
-            {"type": "scatter", "mode": "lines", "name": t("コンバージョン"), "x": x,
-             "y": [d["conversions"] for d in daily], "yaxis": "y2",
-             "line": {"color": GREEN}},
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": t("クリック"),
+                "x": x,
+                "y": [d["clicks"] for d in daily],
+                "line": {"color": BLUE},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": t("コンバージョン"),
+                "x": x,
+                "y": [d["conversions"] for d in daily],
+                "yaxis": "y2",
+                "line": {"color": GREEN},
+            },
         ],
         "layout": _layout(t("クリック（回）"), t("コンバージョン（件）")),
     }
@@ -140,13 +209,30 @@ def revenue_figure(daily: list[dict[str, Any]], t: Callable[..., str]) -> dict[s
     layout["yaxis2"]["ticksuffix"] = "%"
     return {
         "data": [
-            {"type": "bar", "name": t("売上"), "x": x, "y": [d["revenue_jpy"] for d in daily],
-             "marker": {"color": LIGHT}},
-            {"type": "bar", "name": t("配信経由の売上"), "x": x,
-             "y": [d["attributed_revenue_jpy"] for d in daily], "marker": {"color": GREEN}},
-            {"type": "scatter", "mode": "lines+markers", "name": "ROAS", "x": x,
-             "y": _percent([d["roas"] for d in daily]), "yaxis": "y2",
-             "line": {"color": AMBER}, "connectgaps": False},
+            {
+                "type": "bar",
+                "name": t("売上"),
+                "x": x,
+                "y": [d["revenue_jpy"] for d in daily],
+                "marker": {"color": LIGHT},
+            },
+            {
+                "type": "bar",
+                "name": t("配信経由の売上"),
+                "x": x,
+                "y": [d["attributed_revenue_jpy"] for d in daily],
+                "marker": {"color": GREEN},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "ROAS",
+                "x": x,
+                "y": _percent([d["roas"] for d in daily]),
+                "yaxis": "y2",
+                "line": {"color": AMBER},
+                "connectgaps": False,
+            },
         ],
         "layout": layout,
     }

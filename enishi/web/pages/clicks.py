@@ -68,7 +68,9 @@ FIELD_ERRORS = {
     "outcome": N_("購入の集計方法が正しくありません。"),
     "outcome_days": N_("購入の集計日数は1〜3650日で指定してください。"),
     "min_group": N_("最小人数は1以上で指定してください。"),
-    "frequency_edges": N_("回数の区切りは 1,2,3,5,10,20 のように増えていく整数で指定してください。"),
+    "frequency_edges": N_(
+        "回数の区切りは 1,2,3,5,10,20 のように増えていく整数で指定してください。"
+    ),
     "delivery_id": N_("配信が見つかりません。"),
     "link_id": N_("リンクが見つかりません。"),
     "range": N_("範囲が正しくありません。始まりは終わり以前にしてください。"),
@@ -78,8 +80,9 @@ FIELD_ERRORS = {
 
 # --- the form ----------------------------------------------------------------------------------
 # the service's defaults (ClickAnalysisParams) are the page's
-DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(ClickAnalysisParams)
-                            if f.default is not MISSING}
+DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in fields(ClickAnalysisParams) if f.default is not MISSING
+}
 
 
 @dataclass
@@ -105,8 +108,16 @@ class AnalysisForm:
         """The settings that differ from the defaults, for links back to the same analysis."""
         defaults = AnalysisForm()
         out: dict[str, str] = {}
-        for name in ("as_of", "lookback_days", "bucket_days", "outcome", "outcome_days",
-                     "min_group", "delivery_id", "link_id"):
+        for name in (
+            "as_of",
+            "lookback_days",
+            "bucket_days",
+            "outcome",
+            "outcome_days",
+            "min_group",
+            "delivery_id",
+            "link_id",
+        ):
             value = getattr(self, name)
             if value is not None and value != getattr(defaults, name):
                 out[name] = str(value)
@@ -126,8 +137,14 @@ def _whole(raw: str | None, default: int | None) -> tuple[int | None, bool]:
 def read_form(values: Mapping[str, str]) -> AnalysisForm:
     form = AnalysisForm()
     errors: dict[str, str] = {}
-    for name in ("lookback_days", "bucket_days", "outcome_days", "min_group",
-                 "delivery_id", "link_id"):
+    for name in (
+        "lookback_days",
+        "bucket_days",
+        "outcome_days",
+        "min_group",
+        "delivery_id",
+        "link_id",
+    ):
         value, ok = _whole(values.get(name), getattr(form, name))
         setattr(form, name, value)
         if not ok:
@@ -169,13 +186,16 @@ def params_for(page: AccountPage, form: AnalysisForm) -> ClickAnalysisParams:
 
 
 def run_analysis(
-    session: Session, page: AccountPage, form: AnalysisForm
+    session: Session,
+    page: AccountPage,
+    form: AnalysisForm,
+    kinds: tuple[str, ...] = ("recency", "frequency"),
 ) -> ClickAnalysis | None:
     """The analysis, or None with the form's errors filled in."""
     if form.errors:
         return None
     try:
-        return analyse_clicks(session, page.account, params_for(page, form))
+        return analyse_clicks(session, page.account, params_for(page, form), kinds)
     except ApiError as error:
         name = error.field if error.field in FIELD_ERRORS else "lookback_days"
         form.errors[name] = FIELD_ERRORS[name]
@@ -235,23 +255,30 @@ def recency_view(analysis: ClickAnalysis, page: AccountPage) -> dict[str, Any]:
             "days": n,
             "headline": page.t(
                 "{days}日以内にクリックした友だちの購入率は {inside}、{next}日以上は {rest}",
-                days=n, inside=_pct(inside["purchase_rate"]), next=n + 1,
+                days=n,
+                inside=_pct(inside["purchase_rate"]),
+                next=n + 1,
                 rest=_pct(rest["purchase_rate"]),
             ),
             "detail": page.t(
                 "{days}日以内: {inside_friends}人・購入者{inside_buyers}人。"
                 "{low}〜{high}日前にクリック: {outside_friends}人・購入率 {outside}。"
                 "{next}日以上（クリックなしを含む）: {rest_friends}人。",
-                days=n, inside_friends=f"{inside['friends']:,}",
-                inside_buyers=f"{inside['purchasers']:,}", low=outside["min_days"],
-                high=outside["max_days"], outside_friends=f"{outside['friends']:,}",
-                outside=_pct(outside["purchase_rate"]), next=n + 1,
+                days=n,
+                inside_friends=f"{inside['friends']:,}",
+                inside_buyers=f"{inside['purchasers']:,}",
+                low=outside["min_days"],
+                high=outside["max_days"],
+                outside_friends=f"{outside['friends']:,}",
+                outside=_pct(outside["purchase_rate"]),
+                next=n + 1,
                 rest_friends=f"{rest['friends']:,}",
             ),
             "difference": page.t(
                 "購入率の差 {difference}ポイント（95%信頼区間 {low}〜{high}）",
                 difference=f"{falloff['difference'] * 100:.1f}",
-                low=f"{low * 100:.1f}", high=f"{high * 100:.1f}",
+                low=f"{low * 100:.1f}",
+                high=f"{high * 100:.1f}",
             ),
             "inside_range": ("0", str(n)),
             "rest_range": (str(n + 1), "never"),
@@ -287,8 +314,10 @@ def frequency_view(analysis: ClickAnalysis, page: AccountPage) -> dict[str, Any]
             "clicks": k,
             "headline": page.t(
                 "直近{days}日で{count}回以上クリックした友だちの購入率は {inside}、それ未満は {outside}",
-                days=analysis.params.lookback_days, count=k,
-                inside=_pct(inside["purchase_rate"]), outside=_pct(outside["purchase_rate"]),
+                days=analysis.params.lookback_days,
+                count=k,
+                inside=_pct(inside["purchase_rate"]),
+                outside=_pct(outside["purchase_rate"]),
             ),
             "inside_range": (str(k), ""),
         }
@@ -312,22 +341,34 @@ def _range_options(rows: list[dict[str, Any]], kind: str) -> dict[str, list[tupl
 def _filter_options(session: Session, page: AccountPage, form: AnalysisForm) -> dict[str, Any]:
     """A few recent deliveries and links for the filter (plus the chosen ones)."""
     account_id = page.account.id
-    deliveries = list(session.execute(
-        select(Delivery.id, Delivery.name).where(Delivery.account_id == account_id)
-        .order_by(Delivery.id.desc()).limit(FILTER_OPTIONS)
-    ))
+    deliveries = list(
+        session.execute(
+            select(Delivery.id, Delivery.name)
+            .where(Delivery.account_id == account_id)
+            .order_by(Delivery.id.desc())
+            .limit(FILTER_OPTIONS)
+        )
+    )
     links_query = select(Link.id, Link.label, Link.url).where(Link.account_id == account_id)
     if form.delivery_id is not None:
         links_query = links_query.where(Link.delivery_id == form.delivery_id)
     links = list(session.execute(links_query.order_by(Link.id.desc()).limit(FILTER_OPTIONS)))
     if form.delivery_id is not None and form.delivery_id not in {d.id for d in deliveries}:
-        deliveries += list(session.execute(
-            select(Delivery.id, Delivery.name)
-            .where(Delivery.account_id == account_id, Delivery.id == form.delivery_id)))
+        deliveries += list(
+            session.execute(
+                select(Delivery.id, Delivery.name).where(
+                    Delivery.account_id == account_id, Delivery.id == form.delivery_id
+                )
+            )
+        )
     if form.link_id is not None and form.link_id not in {link.id for link in links}:
-        links += list(session.execute(
-            select(Link.id, Link.label, Link.url)
-            .where(Link.account_id == account_id, Link.id == form.link_id)))
+        links += list(
+            session.execute(
+                select(Link.id, Link.label, Link.url).where(
+                    Link.account_id == account_id, Link.id == form.link_id
+                )
+            )
+        )
     return {"deliveries": deliveries, "links": links}
 
 
@@ -411,11 +452,14 @@ def clicks_csv(
     if kind not in ("recency", "frequency"):
         raise PageError(404, N_("ページが見つかりません。"))
     form = read_form(request.query_params)
-    analysis = run_analysis(session, page, form)
+    analysis = run_analysis(session, page, form, (kind,))
     if analysis is None:
         raise PageError(422, next(iter(form.errors.values())))
-    day = (analysis.params.as_of - timedelta(seconds=1)).astimezone(
-        ZoneInfo(page.account.timezone)).date()
+    day = (
+        (analysis.params.as_of - timedelta(seconds=1))
+        .astimezone(ZoneInfo(page.account.timezone))
+        .date()
+    )
     return Response(
         analysis_csv(kind, analysis),
         media_type="text/csv; charset=utf-8",
@@ -492,8 +536,9 @@ async def create_click_segment(
         session.rollback()
         field_name = "name" if error.field == "name" else "range"
         segment_form["error"] = FIELD_ERRORS[field_name]
-        return _analysis_page(request, page, session, replace(form, errors={}),
-                              segment_form=segment_form, status=422)
+        return _analysis_page(
+            request, page, session, replace(form, errors={}), segment_form=segment_form, status=422
+        )
     record(
         session,
         action="segment.created",

@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from enishi.delivery import analysis, scheduler, service
 from enishi.delivery.compose import SAMPLE, check_arms
@@ -362,10 +363,11 @@ def _save(
             form, [(".".join(str(p) for p in e["loc"]) or "form", e["msg"]) for e in error.errors()]
         )
         return None
-    *_, problems = service.check_draft(session, page.account.id, draft)
+    *_, problems = service.check_draft(session, page.account.id, draft, delivery)
     if problems:
         add_problems(form, problems)
         return None
+    savepoint = session.begin_nested()  # a refused upload leaves the draft as it was
     try:
         if delivery is None:
             delivery = service.create_delivery(session, page.account.id, draft)
@@ -373,7 +375,9 @@ def _save(
         else:
             delivery = service.update_draft(session, delivery, draft)
             action = "delivery.updated"
+        savepoint.commit()
     except ApiError as error:  # e.g. an uploaded ID that is not a LINE user ID
+        savepoint.rollback()
         add_problems(form, [(error.field or "form", error.message)])
         return None
     record(

@@ -344,7 +344,7 @@ def field_for(path: str, form: ComposeForm) -> str:
     arm = _ARM_PATH.match(path)
     if arm:
         return f"arm{arm[1]}_{arm[2] or 'messages'}"
-    if path.startswith("audience"):
+    if path.startswith("audience") or path in ("line_user_ids", "member_ids", "id_type", "ids"):
         return "audience"
     if path == "holdout_share":
         return "holdout_percent"

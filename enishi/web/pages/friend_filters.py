@@ -1,9 +1,13 @@
-"""The friends list's filters, shared by the list and the CSV export of the same friends."""
+"""The friends list's filters, shared by the list and the CSV export of the same friends,
+and the tag names the pages offer (names only: counting friends per tag is not needed)."""
 
 from __future__ import annotations
 
 from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from enishi.friends.models import Tag
 from enishi.friends.queries import STATUSES, FriendFilter
 
 
@@ -32,3 +36,9 @@ def filter_query(filters: FriendFilter) -> dict[str, str]:
         "has_member": {True: "yes", False: "no"}.get(filters.has_member),
     }
     return {k: str(v) for k, v in values.items() if v is not None}
+
+
+def tag_names(session: Session, account_id: int) -> list[str]:
+    return list(
+        session.scalars(select(Tag.name).where(Tag.account_id == account_id).order_by(Tag.name))
+    )

@@ -18,7 +18,6 @@ from enishi.friends.queries import (
     count_friends,
     friend_detail,
     search_friends,
-    tag_counts,
 )
 from enishi.friends.timeline import timeline
 from enishi.inflow.models import InflowRoute
@@ -30,7 +29,7 @@ from enishi.web.errors import PageError
 from enishi.web.i18n import N_
 from enishi.web.localtime import local_time
 from enishi.web.pages import friends_csv
-from enishi.web.pages.friend_filters import filter_query, list_filters
+from enishi.web.pages.friend_filters import filter_query, list_filters, tag_names
 from enishi.web.render import redirect_to, render
 
 router = APIRouter()
@@ -99,7 +98,7 @@ def friends_page(
             "query": filter_query(filters),
             "next_cursor": next_cursor,
             "first_page": not cursor,
-            "tags": tag_counts(session, page.account.id),
+            "tags": tag_names(session, page.account.id),
             "routes": routes,
             "route_names": {route.id: route.name for route in routes},
             "statuses": STATUS_LABELS,
@@ -138,7 +137,7 @@ def _friend_page(
         {
             "friend": detail,
             "definitions": service.list_attribute_defs(session, page.account.id),
-            "all_tags": [tag["name"] for tag in tag_counts(session, page.account.id)],
+            "all_tags": tag_names(session, page.account.id),
             "timeline": items,
             "older": older,
             "newest": cursor is None,
@@ -180,7 +179,12 @@ def _edit(
         field = error.field or ""
         group = "tags" if field.startswith("tags_") else field
         return _friend_page(
-            request, page, session, friend, errors={group: error.message}, values=values,
+            request,
+            page,
+            session,
+            friend,
+            errors={group: error.message},
+            values=values,
             status=422,
         )
     if done:
@@ -234,7 +238,11 @@ def save_attributes(
     friend = _friend(session, page, friend_id)
     given = {name.strip(): text.strip() for name, text in zip(key, value, strict=False)}
     return _edit(
-        request, page, session, friend, {f"attributes.{k}": v for k, v in given.items()},
+        request,
+        page,
+        session,
+        friend,
+        {f"attributes.{k}": v for k, v in given.items()},
         attributes={name: text or None for name, text in given.items()},
     )
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -28,8 +27,8 @@ from enishi.operators.audit import record
 from enishi.operators.roles import Role
 from enishi.web.context import AccountPage, account_page
 from enishi.web.errors import PageError
-from enishi.web.pages.friend_filters import filter_query, list_filters
 from enishi.web.i18n import N_
+from enishi.web.pages.friend_filters import filter_query, list_filters
 from enishi.web.render import render
 
 router = APIRouter()
@@ -40,7 +39,9 @@ UPLOAD_TTL_SECONDS = 3600
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 FILE_ERRORS = {  # csv_io's refusals of a whole file, by code
     "empty_file": N_("ファイルが空です。1行目に見出し（line_user_id など）が必要です。"),
-    "not_csv": N_("CSVファイルではありません。Excelでは「CSV UTF-8（コンマ区切り）」で保存してください。"),
+    "not_csv": N_(
+        "CSVファイルではありません。Excelでは「CSV UTF-8（コンマ区切り）」で保存してください。"
+    ),
     "unknown_encoding": N_("文字コードを判別できません。UTF-8かShift_JISで保存してください。"),
 }
 
@@ -56,9 +57,14 @@ def export_friends(
     time in a session of its own; the export is audited before the first byte."""
     filters = list_filters(request)
     account_id, timezone = page.account.id, page.account.timezone
-    record(session, action="friends.exported", account_id=account_id,
-           operator_id=page.operator.id, target=f"account:{account_id}",
-           details={"filters": filter_query(filters)})
+    record(
+        session,
+        action="friends.exported",
+        account_id=account_id,
+        operator_id=page.operator.id,
+        target=f"account:{account_id}",
+        details={"filters": filter_query(filters)},
+    )
     session.commit()  # the audit entry is written whether or not the download completes
 
     def body():
@@ -69,14 +75,19 @@ def export_friends(
     return StreamingResponse(
         body(),
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{name}"',
-                 "cache-control": "no-store"},
+        headers={
+            "content-disposition": f'attachment; filename="{name}"',
+            "cache-control": "no-store",
+        },
     )
 
 
 def _upload_path(page: AccountPage, token: str) -> Path:
     if not TOKEN.match(token):
-        raise PageError(404, N_("アップロードされたファイルが見つかりません。もう一度アップロードしてください。"))
+        raise PageError(
+            404,
+            N_("アップロードされたファイルが見つかりません。もう一度アップロードしてください。"),
+        )
     return UPLOAD_DIR / f"{page.account.id}-{page.operator.id}-{token}.csv"
 
 
@@ -125,10 +136,17 @@ def _run_import(
     with path.open("rb") as source:
         report = import_csv(state.sessions, page.account.id, source, apply=apply)
     if report["applied"]:
-        record(session, action="friends.imported", account_id=page.account.id,
-               operator_id=page.operator.id, target=f"account:{page.account.id}",
-               details={key: report[key] for key in
-                        ("apply", "rows", "created", "updated", "unchanged", "error_count")})
+        record(
+            session,
+            action="friends.imported",
+            account_id=page.account.id,
+            operator_id=page.operator.id,
+            target=f"account:{page.account.id}",
+            details={
+                key: report[key]
+                for key in ("apply", "rows", "created", "updated", "unchanged", "error_count")
+            },
+        )
     return report
 
 
@@ -148,25 +166,41 @@ def upload(
     _forget_old_uploads()
     token = secrets.token_hex(16)
     path = _upload_path(page, token)
-    with path.open("wb") as out:
-        shutil.copyfileobj(file.file, out, 1 << 20)
+    with path.open("wb") as out:  # copied a MiB at a time; stops past the limit
+        while (chunk := file.file.read(1 << 20)) and out.tell() <= MAX_IMPORT_BYTES:
+            out.write(chunk)
         size = out.tell()
     if size > MAX_IMPORT_BYTES:
         path.unlink()
-        return _import_page(request, page, status=413, error=N_(
-            "ファイルが大きすぎます（256MiBまで）。コマンド enishi friends import を使ってください。"))
+        return _import_page(
+            request,
+            page,
+            status=413,
+            error=N_(
+                "ファイルが大きすぎます（256MiBまで）。コマンド enishi friends import を使ってください。"
+            ),
+        )
     try:
         report = _run_import(session, state, page, path, "none" if check_only else "all")
     except ApiError as refused:
         path.unlink()
-        return _import_page(request, page, status=422,
-                            error=FILE_ERRORS.get(refused.code, N_("ファイルを読み込めません。")))
+        return _import_page(
+            request,
+            page,
+            status=422,
+            error=FILE_ERRORS.get(refused.code, N_("ファイルを読み込めません。")),
+        )
     keep = not report["applied"] and report["valid_rows"] > 0
     if not keep:
         path.unlink()
-    return _import_page(request, page, report=report, token=token if keep else None,
-                        file_name=file.filename,
-                        status=422 if report["error_count"] and not report["applied"] else 200)
+    return _import_page(
+        request,
+        page,
+        report=report,
+        token=token if keep else None,
+        file_name=file.filename,
+        status=422 if report["error_count"] and not report["applied"] else 200,
+    )
 
 
 @router.post(BASE + "/import/apply")
@@ -184,7 +218,10 @@ def apply_upload(
         raise PageError(422, N_("入力が正しくありません。"))
     path = _upload_path(page, token)
     if not path.exists():
-        raise PageError(404, N_("アップロードされたファイルが見つかりません。もう一度アップロードしてください。"))
+        raise PageError(
+            404,
+            N_("アップロードされたファイルが見つかりません。もう一度アップロードしてください。"),
+        )
     try:
         report = _run_import(session, state, page, path, apply)
     finally:

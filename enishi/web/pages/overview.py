@@ -74,22 +74,50 @@ def _kpis(totals: dict[str, Any], month_quota: dict[str, Any] | None, t) -> list
 
     change = totals["following_end"] - totals["following_start"]
     cards = [
-        ("following", t("フォロー中の友だち"), f"{totals['following_end']:,}",
-         t("期間の初めから {change}", change=f"{change:+,}")),
-        ("new_friends", t("新しい友だち"), f"{totals['new_friends']:,}",
-         t("再フォロー {count}人", count=f"{totals['refollows']:,}")),
-        ("blocks", t("ブロック"), f"{totals['blocks']:,}",
-         t("ブロック率 {rate}", rate=pct(totals["block_rate"]))),
-        ("member_links", t("ID連携"), f"{totals['member_links']:,}",
-         t("フォロー中の {share} が連携済み", share=pct(totals["linked_share_end"]))),
-        ("messages_sent", t("送信メッセージ"), f"{totals['messages_sent']:,}",
-         _quota_text(month_quota, t)),
+        (
+            "following",
+            t("フォロー中の友だち"),
+            f"{totals['following_end']:,}",
+            t("期間の初めから {change}", change=f"{change:+,}"),
+        ),
+        (
+            "new_friends",
+            t("新しい友だち"),
+            f"{totals['new_friends']:,}",
+            t("再フォロー {count}人", count=f"{totals['refollows']:,}"),
+        ),
+        (
+            "blocks",
+            t("ブロック"),
+            f"{totals['blocks']:,}",
+            t("ブロック率 {rate}", rate=pct(totals["block_rate"])),
+        ),
+        (
+            "member_links",
+            t("ID連携"),
+            f"{totals['member_links']:,}",
+            t("フォロー中の {share} が連携済み", share=pct(totals["linked_share_end"])),
+        ),
+        (
+            "messages_sent",
+            t("送信メッセージ"),
+            f"{totals['messages_sent']:,}",
+            _quota_text(month_quota, t),
+        ),
         ("clicks", t("クリック"), f"{totals['clicks']:,}", ""),
         ("conversions", t("コンバージョン"), f"{totals['conversions']:,}", ""),
-        ("revenue", t("売上"), f"¥{totals['revenue_jpy']:,}",
-         t("配信経由 ¥{amount}", amount=f"{totals['attributed_revenue_jpy']:,}")),
-        ("roas", "ROAS", pct(totals["roas"]),
-         t("配信費用 ¥{amount}", amount=f"{totals['cost_jpy']:,.0f}")),
+        (
+            "revenue",
+            t("売上"),
+            f"¥{totals['revenue_jpy']:,}",
+            t("配信経由 ¥{amount}", amount=f"{totals['attributed_revenue_jpy']:,}"),
+        ),
+        (
+            "roas",
+            "ROAS",
+            pct(totals["roas"]),
+            t("配信費用 ¥{amount}", amount=f"{totals['cost_jpy']:,.0f}"),
+        ),
     ]
     return [{"key": k, "label": label, "value": v, "sub": sub} for k, label, v, sub in cards]
 

@@ -53,9 +53,14 @@ def _route_rows(
 ) -> tuple[list[dict[str, Any]], int, int]:
     """One page of routes (newest first) with their counts, the page count and the total."""
     account = page.account
-    total = session.scalar(
-        select(func.count()).select_from(InflowRoute).where(InflowRoute.account_id == account.id)
-    ) or 0
+    total = (
+        session.scalar(
+            select(func.count())
+            .select_from(InflowRoute)
+            .where(InflowRoute.account_id == account.id)
+        )
+        or 0
+    )
     pages = max(1, math.ceil(total / PAGE_SIZE))
     number = min(number, pages)
     routes = list(

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from enishi.delivery.models import Delivery
 from enishi.deps import db_session
 from enishi.friends import service as friends
-from enishi.friends.queries import tag_counts
 from enishi.inflow.models import InflowRoute
 from enishi.kit.errors import ApiError
 from enishi.operators.audit import record
@@ -29,6 +28,7 @@ from enishi.web.context import AccountPage, account_page
 from enishi.web.errors import PageError
 from enishi.web.i18n import N_
 from enishi.web.localtime import local_time
+from enishi.web.pages.friend_filters import tag_names
 from enishi.web.render import redirect_to, render
 
 router = APIRouter()
@@ -160,7 +160,7 @@ def _catalogue(session: Session, page: AccountPage) -> dict[str, Any]:
             {"key": d.key, "label": d.label, "type": d.type, "choices": d.choices or []}
             for d in friends.list_attribute_defs(session, account_id)
         ],
-        "tags": [tag["name"] for tag in tag_counts(session, account_id)],
+        "tags": tag_names(session, account_id),
         "routes": [{"id": r.id, "code": r.code, "name": r.name} for r in routes],
         "deliveries": [{"id": d.id, "name": d.name} for d in deliveries],
         "text": {key: page.t(text) for key, text in BUILDER_TEXT.items()},
@@ -273,35 +273,72 @@ def _save(
     """Create (segment None) or update; errors re-render the builder beside their nodes."""
     parsed, problem = _parse_json(definition)
     if problem is not None:
-        return _builder(request, page, session, segment=segment, name=name,
-                        definition_text=definition, status=422,
-                        json_error=page.t(N_("JSONの形式が正しくありません")) + f": {problem}")
+        return _builder(
+            request,
+            page,
+            session,
+            segment=segment,
+            name=name,
+            definition_text=definition,
+            status=422,
+            json_error=page.t(N_("JSONの形式が正しくありません")) + f": {problem}",
+        )
     try:
         with session.begin_nested():
             if segment is None:
                 saved = service.create_segment(session, page.account.id, name, parsed)
-                action, details = "segment.created", {"name": saved.name,
-                                                      "definition": saved.definition}
+                action, details = (
+                    "segment.created",
+                    {"name": saved.name, "definition": saved.definition},
+                )
             else:
                 before = {"name": segment.name, "definition": segment.definition}
                 saved = service.update_segment(session, segment, name=name, definition=parsed)
                 action = "segment.updated"
-                details = {key: [old, getattr(saved, key)] for key, old in before.items()
-                           if getattr(saved, key) != old}
+                details = {
+                    key: [old, getattr(saved, key)]
+                    for key, old in before.items()
+                    if getattr(saved, key) != old
+                }
     except SegmentInvalid as invalid:
-        return _builder(request, page, session, segment=segment, name=name,
-                        definition_text=definition, errors=_error_list(page, invalid.errors),
-                        status=422)
+        return _builder(
+            request,
+            page,
+            session,
+            segment=segment,
+            name=name,
+            definition_text=definition,
+            errors=_error_list(page, invalid.errors),
+            status=422,
+        )
     except ApiError as refused:  # the name: empty, too long, or taken
-        message = (N_("この名前のセグメントはすでにあります。") if refused.status == 409
-                   else N_("セグメント名を1〜200文字で入力してください。"))
-        return _builder(request, page, session, segment=segment, name=name,
-                        definition_text=definition, name_error=page.t(message), status=422)
+        message = (
+            N_("この名前のセグメントはすでにあります。")
+            if refused.status == 409
+            else N_("セグメント名を1〜200文字で入力してください。")
+        )
+        return _builder(
+            request,
+            page,
+            session,
+            segment=segment,
+            name=name,
+            definition_text=definition,
+            name_error=page.t(message),
+            status=422,
+        )
     if details:
-        record(session, action=action, account_id=page.account.id,
-               operator_id=page.operator.id, target=f"segment:{saved.id}", details=details)
-    return redirect_to(request, BASE.format(account_id=page.account.id) + f"/{saved.id}",
-                       notice="saved")
+        record(
+            session,
+            action=action,
+            account_id=page.account.id,
+            operator_id=page.operator.id,
+            target=f"segment:{saved.id}",
+            details=details,
+        )
+    return redirect_to(
+        request, BASE.format(account_id=page.account.id) + f"/{saved.id}", notice="saved"
+    )
 
 
 @router.post(BASE)
@@ -326,8 +363,10 @@ def preview(
     try:
         result = service.preview(session, page.account.id, payload.get("definition"))
     except SegmentInvalid as invalid:
-        return JSONResponse({"ok": False, "errors": _error_list(page, invalid.errors)},
-                            headers={"cache-control": "no-store"})
+        return JSONResponse(
+            {"ok": False, "errors": _error_list(page, invalid.errors)},
+            headers={"cache-control": "no-store"},
+        )
     when = local_time(page.account.timezone)
     sample = [
         {
@@ -343,8 +382,12 @@ def preview(
         for friend in result.sample
     ]
     return JSONResponse(
-        {"ok": True, "count": result.count, "sample": sample,
-         "count_text": page.t(N_("{count}人"), count=f"{result.count:,}")},
+        {
+            "ok": True,
+            "count": result.count,
+            "sample": sample,
+            "count_text": page.t(N_("{count}人"), count=f"{result.count:,}"),
+        },
         headers={"cache-control": "no-store"},
     )
 
@@ -364,8 +407,14 @@ def segment_page(
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     segment = _segment(session, page, segment_id)
-    return _builder(request, page, session, segment=segment, name=segment.name,
-                    definition_text=_pretty(segment.definition))
+    return _builder(
+        request,
+        page,
+        session,
+        segment=segment,
+        name=segment.name,
+        definition_text=_pretty(segment.definition),
+    )
 
 
 @router.post(BASE + "/{segment_id}")
@@ -390,12 +439,17 @@ def duplicate_segment(
     """A copy named "<name> のコピー"; the builder opens on it."""
     original = _segment(session, page, segment_id)
     copy = service.duplicate_segment(session, original)
-    record(session, action="segment.created", account_id=page.account.id,
-           operator_id=page.operator.id, target=f"segment:{copy.id}",
-           details={"name": copy.name, "definition": copy.definition,
-                    "duplicate_of": original.id})
-    return redirect_to(request, BASE.format(account_id=page.account.id) + f"/{copy.id}",
-                       notice="saved")
+    record(
+        session,
+        action="segment.created",
+        account_id=page.account.id,
+        operator_id=page.operator.id,
+        target=f"segment:{copy.id}",
+        details={"name": copy.name, "definition": copy.definition, "duplicate_of": original.id},
+    )
+    return redirect_to(
+        request, BASE.format(account_id=page.account.id) + f"/{copy.id}", notice="saved"
+    )
 
 
 @router.post(BASE + "/{segment_id}/delete")
@@ -408,7 +462,12 @@ def delete_segment(
     segment = _segment(session, page, segment_id)
     details = {"name": segment.name, "definition": segment.definition}
     service.delete_segment(session, segment)
-    record(session, action="segment.deleted", account_id=page.account.id,
-           operator_id=page.operator.id, target=f"segment:{segment_id}", details=details)
+    record(
+        session,
+        action="segment.deleted",
+        account_id=page.account.id,
+        operator_id=page.operator.id,
+        target=f"segment:{segment_id}",
+        details=details,
+    )
     return redirect_to(request, BASE.format(account_id=page.account.id), notice="deleted")
-
