@@ -226,16 +226,24 @@ def _with_holdout_counts(report: GroupReport, holdout: Tally) -> GroupReport:
 
 # --- two groups side by side -----------------------------------------------------------------
 def _side(
-    session: Session, account: Account, delivery_id: int, arm: str | None, field: str
+    session: Session,
+    account: Account,
+    delivery_id: int,
+    arm: str | None,
+    field: str,
+    tallied: dict[int, DeliveryTallies],
 ) -> tuple[Delivery, Tally]:
-    delivery = session.scalar(
-        select(Delivery).where(Delivery.id == delivery_id, Delivery.account_id == account.id)
-    )
-    if delivery is None:
-        raise ApiError(404, "not_found", f"delivery {delivery_id} not found", field)
-    dt = tally(session, account, delivery)
+    """One side's delivery and figures; a delivery is counted once for both sides."""
+    if delivery_id not in tallied:
+        delivery = session.scalar(
+            select(Delivery).where(Delivery.id == delivery_id, Delivery.account_id == account.id)
+        )
+        if delivery is None:
+            raise ApiError(404, "not_found", f"delivery {delivery_id} not found", field)
+        tallied[delivery_id] = tally(session, account, delivery)
+    dt = tallied[delivery_id]
     if arm is None:
-        return delivery, dt.total()
+        return dt.delivery, dt.total()
     if arm not in dt.arms:
         raise ApiError(
             422,
@@ -243,7 +251,7 @@ def _side(
             f"delivery {delivery_id} has no arm {arm!r} (arms: {', '.join(dt.arms)})",
             f"{field}_arm",
         )
-    return delivery, dt.arms[arm]
+    return dt.delivery, dt.arms[arm]
 
 
 def _overlap(session: Session, a: int, a_arm: str | None, b: int, b_arm: str | None) -> int:
@@ -283,8 +291,9 @@ def compare(
     if a == b and a_arm == b_arm:
         raise ApiError(422, "invalid", "compare two different groups", "b")
     cpm = Decimal(account.cost_per_message_jpy)
-    da, ta = _side(session, account, a, a_arm, "a")
-    db, tb = _side(session, account, b, b_arm, "b")
+    tallied: dict[int, DeliveryTallies] = {}
+    da, ta = _side(session, account, a, a_arm, "a", tallied)
+    db, tb = _side(session, account, b, b_arm, "b", tallied)
     overlap = 0 if a == b and a_arm and b_arm else _overlap(session, a, a_arm, b, b_arm)
     shortfall = _shortfall({"a": ta.sent, "b": tb.sent}, ta.converters + tb.converters)
     status = "ok" if shortfall is None else "too_small"

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Interval,
     and_,
     bindparam,
-    case,
     cast,
     distinct,
     func,
@@ -182,43 +181,38 @@ def tally(session: Session, account: Account, delivery: Delivery) -> DeliveryTal
 
 
 def _count_outcomes(session: Session, delivery_id: int, group) -> None:
-    """Recipients by arm and outcome. A recipient still `queued` takes its request's final
-    outcome (recorded onto recipients later), so the figures are exact while sending; the
-    queued rows are grouped by request first, so the join is as small as the outbox."""
-    queued = _P.c.status == QUEUED
-    error = case((_P.c.status == FAILED, _P.c.error))
-    request = case((queued, _P.c.request_id))
-    per_group = (
-        select(
-            _P.c.arm,
-            _P.c.status,
-            error.label("error"),
-            request.label("request_id"),
-            func.count().label("n"),
-        )
+    """Recipients by arm and outcome, then the few failed or not-yet-recorded ones in detail:
+    failure reasons, and for a recipient still `queued` its request's final outcome
+    (recorded onto recipients later), so the figures are exact while sending. Two narrow
+    passes sort far less than one grouping by every detail (a million rows on SQLite)."""
+    for arm, status, n in session.execute(
+        select(_P.c.arm, _P.c.status, func.count())
         .where(_P.c.delivery_id == delivery_id)
-        .group_by(_P.c.arm, _P.c.status, error, request)
+        .group_by(_P.c.arm, _P.c.status)
+    ):
+        tally = group(arm)
+        tally.targeted += n
+        if status in (SENT, FAILED, CANCELLED, SKIPPED, HELD_OUT):
+            setattr(tally, status, getattr(tally, status) + n)
+    detail = (
+        select(_P.c.arm, _P.c.status, _P.c.error, _P.c.request_id, func.count().label("n"))
+        .where(_P.c.delivery_id == delivery_id, _P.c.status.in_((FAILED, QUEUED)))
+        .group_by(_P.c.arm, _P.c.status, _P.c.error, _P.c.request_id)
         .subquery()
     )
     rows = session.execute(
         select(
-            per_group.c.arm,
-            per_group.c.status,
-            per_group.c.error,
-            _R.c.status.label("request_status"),
-            _R.c.error.label("request_error"),
-            per_group.c.n,
-        ).select_from(per_group.outerjoin(_R, _R.c.id == per_group.c.request_id))
+            detail, _R.c.status.label("request_status"), _R.c.error.label("request_error")
+        ).select_from(detail.outerjoin(_R, _R.c.id == detail.c.request_id))
     )
-    for arm, status, error_text, request_status, request_error, n in rows:
-        if status == QUEUED and request_status in TERMINAL:
-            status, error_text = request_status, request_error
+    for arm, status, error, _, n, request_status, request_error in rows:
         tally = group(arm)
-        tally.targeted += n
-        if status in (QUEUED, SENT, FAILED, CANCELLED, SKIPPED, HELD_OUT):
-            setattr(tally, status, getattr(tally, status) + n)
+        if status == QUEUED:
+            if request_status in TERMINAL:
+                status, error = request_status, request_error
+            setattr(tally, status, getattr(tally, status) + n)  # queued, sent, failed, cancelled
         if status == FAILED:
-            tally.failed_by_reason[error_text or "unknown"] += n
+            tally.failed_by_reason[error or "unknown"] += n
 
 
 def _count_clicks(session: Session, delivery_id: int, group) -> int:
@@ -247,39 +241,42 @@ def _count_clicks(session: Session, delivery_id: int, group) -> int:
     return anonymous
 
 
-def _per_friend_revenue(conversions):
-    """Aggregate per-friend orders and revenue by arm: (arm, friends, orders, Σ, Σ²)."""
-    revenue_sq = cast(conversions.c.revenue, Float) * cast(conversions.c.revenue, Float)
-    return select(
-        _P.c.arm,
-        func.count(),
-        func.coalesce(func.sum(conversions.c.orders), 0),
-        func.coalesce(func.sum(conversions.c.revenue), 0),
-        func.coalesce(func.sum(revenue_sq), 0.0),
-    )
-
-
-def _conversions_per_friend(*conditions: ColumnElement[bool]):
-    return (
+def _revenue_by_arm(
+    session: Session, delivery_id: int, *conditions: ColumnElement[bool], inner: bool = False
+):
+    """(arm, buyers, orders, Σ revenue, Σ revenue²) over friends, from the conversions that
+    meet `conditions` joined to the delivery's recipients (outer join: an arm of None is a
+    buyer outside the audience). Grouping per (arm, friend) rather than per friend keeps
+    SQLite from walking the whole conversions table in friend order to group it."""
+    on = and_(_P.c.delivery_id == delivery_id, _P.c.friend_id == _C.c.friend_id)
+    joined = _C.join(_P, on) if inner else _C.outerjoin(_P, on)
+    per_friend = (
         select(
-            _C.c.friend_id,
+            _P.c.arm.label("arm"),
             func.count().label("orders"),
             func.sum(_C.c.amount_jpy).label("revenue"),
         )
+        .select_from(joined)
         .where(*conditions)
-        .group_by(_C.c.friend_id)
+        .group_by(_P.c.arm, _C.c.friend_id)
         .subquery()
+    )
+    revenue_sq = cast(per_friend.c.revenue, Float) * cast(per_friend.c.revenue, Float)
+    return session.execute(
+        select(
+            per_friend.c.arm,
+            func.count(),
+            func.sum(per_friend.c.orders),
+            func.sum(per_friend.c.revenue),
+            func.sum(revenue_sq),
+        ).group_by(per_friend.c.arm)
     )
 
 
 def _count_attributed(session: Session, delivery_id: int, group) -> None:
     """Click-attributed conversions by the arm of the friend who bought."""
-    per_friend = _conversions_per_friend(_C.c.attributed_delivery_id == delivery_id)
-    joined = per_friend.outerjoin(
-        _P, and_(_P.c.delivery_id == delivery_id, _P.c.friend_id == per_friend.c.friend_id)
-    )
-    for arm, friends, orders, revenue, revenue_sq in session.execute(
-        _per_friend_revenue(per_friend).select_from(joined).group_by(_P.c.arm)
+    for arm, friends, orders, revenue, revenue_sq in _revenue_by_arm(
+        session, delivery_id, _C.c.attributed_delivery_id == delivery_id
     ):
         tally = group(arm)
         tally.conversions += int(orders)
@@ -289,21 +286,15 @@ def _count_attributed(session: Session, delivery_id: int, group) -> None:
 def _count_in_window(
     session: Session, account_id: int, delivery_id: int, start: datetime, end: datetime, group
 ) -> None:
-    """Every conversion of an assigned friend in [start, end), by arm."""
-    per_friend = _conversions_per_friend(
+    """Every conversion of an assigned friend (not skipped) in [start, end), by arm."""
+    for arm, friends, orders, revenue, revenue_sq in _revenue_by_arm(
+        session,
+        delivery_id,
         _C.c.account_id == account_id,
         _C.c.occurred_at >= start,
         _C.c.occurred_at < end,
-        _C.c.friend_id.is_not(None),
-    )
-    joined = per_friend.join(
-        _P, and_(_P.c.delivery_id == delivery_id, _P.c.friend_id == per_friend.c.friend_id)
-    )
-    for arm, friends, orders, revenue, revenue_sq in session.execute(
-        _per_friend_revenue(per_friend)
-        .select_from(joined)
-        .where(_P.c.status != SKIPPED)
-        .group_by(_P.c.arm)
+        _P.c.status != SKIPPED,
+        inner=True,
     ):
         tally = group(arm)
         tally.window_conversions += int(orders)

@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 STEP_S = 3600.0  # the timeline is played in steps of simulated time; webhooks flush after each
 MAX_HOPS = 10
 LINK_TIMEOUT_S = 5.0
-CALLBACK_DELAYS = (0.05, 0.25)  # real seconds between the 3 attempts to report an order
+# real seconds between the 5 attempts to report an order: a shop retries for a few seconds
+CALLBACK_DELAYS = (0.05, 0.25, 1.0, 2.0)
 LOG_LIMIT = 5000
 HTTP_CONCURRENCY = 32
 DRAIN_TIMEOUT_S = 5.0

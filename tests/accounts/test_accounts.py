@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from enishi.accounts.models import Account, ApiKey
+from enishi.accounts.service import ChannelDirectory
 
 
 def test_secrets_are_sealed_and_never_returned(client, state, api_account):
@@ -77,3 +78,16 @@ def test_api_keys_shown_once_stored_hashed_and_revocable(client, state, api_acco
     assert (
         client.get("/api/v1/account", headers={"authorization": f"Bearer {key}"}).status_code == 401
     )
+
+
+def test_channel_directory_forgets_old_unknown_ids_but_not_channels(state, api_account):
+    directory = ChannelDirectory(state.box, missing_max=50)
+    with state.sessions() as session:
+        for n in range(500):  # made-up ids, as anyone may post to the public webhook URL
+            assert directory.lookup(session, f"9{n:09d}") is None
+        keys = directory.lookup(session, api_account.channel_id)
+        assert keys is not None and keys.channel_secret == api_account.channel_secret
+        assert len(directory) == 51
+        assert directory.peek("9000000499") == (True, None)  # recent: remembered
+        assert directory.peek("9000000000") == (False, None)  # oldest: forgotten
+        assert directory.peek(api_account.channel_id) == (True, keys)

@@ -3,11 +3,13 @@ deliveries sent to the emulator, clicks on the tracked URLs and orders posted to
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from enishi.accounts.models import Account
+from enishi.delivery.models import DeliveryRequest
+from enishi.delivery.planner import plan_deliveries
 from enishi.delivery.stats import Sample, mean_difference, proportion_difference
 from tests.delivery.report_helpers import (
     arm_of,
@@ -217,3 +219,36 @@ def test_report_of_a_draft_and_of_another_account(start_env):
     assert body["totals"]["roas"] is None and body["totals"]["ctr"] is None
     missing = env.call("GET", "/deliveries/999999/report")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_outcomes_are_exact_before_they_are_recorded(start_env):
+    """Planned but not yet recorded: recipients read `queued`, and take their request's
+    outcome as soon as the dispatcher has one."""
+    env = start_env(friends=40)
+    delivery = env.create(
+        name="途中",
+        audience={"type": "all"},
+        holdout_share=0.25,
+        seed=5,
+        messages=[{"type": "text", "text": "{{display_name}}さん"}],  # a push each
+    )
+    assert env.call("POST", f"/deliveries/{delivery['id']}/schedule").status_code == 200
+    while plan_deliveries(env.state):
+        pass
+    body = report(env, delivery["id"])
+    held_out = body["totals"]["held_out"]
+    assert body["totals"]["queued"] == 40 - held_out and body["totals"]["sent"] == 0
+    assert not body["final"] and body["holdout"]["held_out"] == held_out
+    with env.state.sessions.begin() as session:  # what the dispatcher writes, unrecorded
+        first, second, *_ = session.scalars(
+            select(DeliveryRequest).where(DeliveryRequest.delivery_id == delivery["id"])
+        )
+        first.status, first.sent_at = "sent", datetime.now(UTC)
+        second.status, second.error = "failed", "LINE 400: The user hasn't added the LINE OA"
+    body = report(env, delivery["id"])
+    total = body["totals"]
+    assert (total["queued"], total["sent"], total["failed"]) == (40 - held_out - 2, 1, 1)
+    assert total["failed_by_reason"] == [
+        {"reason": "LINE 400: The user hasn't added the LINE OA", "count": 1}
+    ]
+    assert total["cost_jpy"] == 3.0

@@ -129,8 +129,8 @@ def bucket_figure(
     return {
         "data": data,
         "layout": {
-            "height": 340,
-            "margin": {"t": 36, "r": 56, "b": 64, "l": 56},
+            "height": 400,
+            "margin": {"t": 64, "r": 56, "b": 110, "l": 56},
             "bargap": 0.15,
             "xaxis": {"title": {"text": x_title}, "type": "category", "tickangle": -30},
             "yaxis": {"title": {"text": t("友だち（人）")}, "rangemode": "tozero"},
@@ -142,7 +142,7 @@ def bucket_figure(
                 "ticksuffix": "%",
                 "showgrid": False,
             },
-            "legend": {"orientation": "h", "y": -0.3},
+            "legend": {"orientation": "h", "x": 0, "y": 1.16, "yanchor": "bottom"},
             "shapes": shapes,
             "annotations": annotations,
         },

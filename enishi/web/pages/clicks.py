@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -515,17 +516,33 @@ def _save(session: Session, page: AccountPage, name: str, auto: bool, definition
     raise AssertionError("unreachable")
 
 
+class SegmentRequest(BaseModel):
+    """The segment form: a bucket range of one analysis, whose settings travel with it."""
+
+    kind: str = ""
+    range_from: str = ""
+    range_to: str = ""
+    name: str = ""
+    as_of: str = ""
+    lookback_days: str = ""
+    bucket_days: str = ""
+    outcome: str = ""
+    outcome_days: str = ""
+    min_group: str = ""
+    frequency_edges: str = ""
+    delivery_id: str = ""
+    link_id: str = ""
+
+
 @router.post(BASE + "/segments")
-async def create_click_segment(
+def create_click_segment(
     request: Request,
+    data: Annotated[SegmentRequest, Form()],
     page: AccountPage = Depends(account_page(Role.MARKETER)),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    form = read_form(data)
-    kind = data.get("kind", "")
-    start, end = data.get("range_from", ""), data.get("range_to", "")
-    typed = data.get("name", "").strip()
+    form = read_form(data.model_dump())
+    kind, start, end, typed = data.kind, data.range_from, data.range_to, data.name.strip()
     segment_form = {"kind": kind, "from": start, "to": end, "name": typed}
     try:
         if form.errors:
