@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,16 @@ def ground_truth(channel: Channel) -> dict[str, int]:
     }
 
 
+class _EmbeddedServer(uvicorn.Server):
+    """The emulator inside the demo's process: signals are the demo's to handle."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
-    server = uvicorn.Server(
+    server = _EmbeddedServer(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
     task = asyncio.create_task(server.serve())
@@ -118,6 +127,8 @@ def _wire_channel(channel: Channel, files: DemoFiles, base_url: str) -> None:
 
 
 async def run_demo(options: DemoOptions, console: Console) -> DemoResult:
+    # SIGTERM ends the demo like Ctrl-C does, so `enishi serve` is never left behind
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     directory = options.directory
     directory.mkdir(parents=True, exist_ok=True)
     database_url = options.database_url or f"sqlite:///{directory / 'enishi.db'}"
@@ -233,8 +244,8 @@ async def _until_stopped() -> None:
     try:
         await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
 
 
 def _print_summary(
@@ -310,11 +321,9 @@ def demo(
         exit_after=exit_after,
     )
     console = Console()
-    # SIGTERM stops the demo like Ctrl-C, so `enishi serve` is never left behind
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         asyncio.run(run_demo(options, console))
-    except KeyboardInterrupt:  # Ctrl-C while the history is generated
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C / SIGTERM while generating
         console.print("中断しました / interrupted")
     except DemoError as error:
         console.print(f"[red]エラー / error:[/] {error}")
