@@ -18,6 +18,7 @@ from enishi.delivery.schemas import DeliveryCreate
 from enishi.friends.models import FOLLOWING, Friend
 from enishi.operators.models import AuditEntry
 from enishi.operators.roles import Role
+from enishi.segments.service import create_segment
 from tests.delivery.conftest import mirror_friends
 from tests.e2e_support import start_e2e  # noqa: F401 - a fixture
 from tests.web.conftest import PASSWORD, add_operator, csrf_of, login
@@ -111,6 +112,23 @@ def test_marketers_and_up_open_the_compose_page(login_as, account_id, role):
     assert "<script>" not in page.text  # no inline script: the CSP allows /static only
     english = client.get(f"/accounts/{account_id}/deliveries/new?lang=en").text
     assert "Save and schedule" in english and "Personalization variables" in english
+
+
+def test_compose_starts_addressed_to_a_segment_given_in_the_url(login_as, account_id, state):
+    with state.sessions.begin() as session:
+        segment = create_segment(
+            session,
+            account_id,
+            "50日以内にクリック",
+            {"version": 1, "where": {"clicked": {"within_days": 50}}},
+        )
+        segment_id = segment.id
+    page = login_as(Role.MARKETER).get(
+        f"/accounts/{account_id}/deliveries/new?segment_id={segment_id}"
+    )
+    assert page.status_code == 200
+    assert re.search(r'name="audience_type" value="segment" checked', page.text)
+    assert f'<option value="{segment_id}" selected>' in page.text
 
 
 def test_an_unknown_or_foreign_delivery_is_not_found(login_as, account_id, state):

@@ -313,10 +313,16 @@ def _message_problems(session: Session, page: AccountPage, delivery: Delivery) -
 @router.get(BASE + "/new")
 def new_delivery_page(
     request: Request,
+    segment_id: int | None = None,
     page: AccountPage = Depends(account_page(Role.MARKETER)),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    return _compose(request, page, session, ComposeForm(blank_values()), None)
+    """A blank draft; `?segment_id=` (from the segments and click-analysis pages) starts it
+    addressed to that segment."""
+    values = blank_values()
+    if segment_id is not None:
+        values.update(audience_type="segment", segment_id=str(segment_id))
+    return _compose(request, page, session, ComposeForm(values), None)
 
 
 @router.get(BASE + "/{delivery_id}/edit")
