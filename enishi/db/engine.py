@@ -27,6 +27,16 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fals
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _take_the_write_lock(connection, _name) -> None:
+            """A SAVEPOINT outside a transaction opens a deferred one whose reads pin a
+            snapshot; its first write then fails at once with "database is locked" when
+            another writer committed meanwhile, busy timeout or not. Savepoints wrap
+            read-then-write stores (orders, events, friends), so take the lock first."""
+            dbapi_connection = connection.connection.dbapi_connection
+            if not dbapi_connection.in_transaction:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")

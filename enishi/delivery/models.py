@@ -58,6 +58,8 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # progress.counts() frozen when the delivery finishes: lists need not re-count requests
+    final_counts: Mapped[dict[str, Any] | None] = mapped_column(Json())
     error: Mapped[str | None] = mapped_column(Text)
     # set when the delivery starts
     audience_count: Mapped[int | None] = mapped_column(Integer)  # following friends targeted

@@ -154,6 +154,7 @@ def _record_delivery(state: AppState, delivery_id: int, now) -> int:
         if finished and not open_requests:
             if delivery.status != CANCELLED:
                 delivery.status = DONE
+            delivery.final_counts = counts(session, delivery)
             delivery.finished_at = now
             delivery.lease_holder = delivery.lease_until = None
             work += 1
@@ -165,6 +166,8 @@ def counts(session, delivery: Delivery) -> dict[str, Any]:
     requests by status; exact at any moment, read from the requests (every recipient of a
     request shares its outcome) and the delivery's planning counters, not from a million
     recipient rows."""
+    if delivery.final_counts is not None:
+        return delivery.final_counts
     out = {
         QUEUED: 0,
         SENT: 0,
