@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint format lock migration-initial clean
+.PHONY: demo browser test screenshots bench lint format lock migration-initial clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,11 +20,17 @@ demo: $(STAMP)
 # a Japanese font makes the screenshots readable.
 BROWSER_PACKAGES := chromium fonts-ipafont-gothic
 
-test: $(STAMP)
+browser:
 	test -x /usr/bin/chromium -a -d /usr/share/fonts/opentype/ipafont-gothic || \
 		(export DEBIAN_FRONTEND=noninteractive; apt-get install -y $(BROWSER_PACKAGES) || \
 		(apt-get update && apt-get install -y $(BROWSER_PACKAGES)))
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n auto
+
+# Refresh docs/screenshots/ from the browser tests (SQLite only; `make test` leaves them be).
+screenshots: $(STAMP) browser
+	ENISHI_SCREENSHOTS=1 ENISHI_TEST_DATABASE_URL= $(BIN)/python -m pytest -q -n auto tests/web -k "browser"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.emulator_throughput
@@ -34,6 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.delivery --rate-limit-scale 0.1
 	$(BIN)/python -m bench.delivery_report
+	$(BIN)/python -m bench.click_analysis
+	$(BIN)/python -m bench.web_reports
 
 lint: $(STAMP)
 	$(BIN)/ruff check enishi tests bench

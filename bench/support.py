@@ -19,7 +19,9 @@ from enishi.db.engine import make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 ENISHI = str(Path(sys.executable).with_name("enishi"))
-PG_ADMIN_URL = os.environ.get("ENISHI_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "ENISHI_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def free_port() -> int:
@@ -78,8 +80,9 @@ class EnishiProcess:
         args = [ENISHI, "serve", "--port", str(self.port)]
         if not self.worker:
             args.append("--no-worker")
-        self.process = subprocess.Popen(args, env=self.env, cwd=ROOT,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            args, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -106,8 +109,12 @@ class EnishiProcess:
 
 
 def enishi_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "ENISHI_DATABASE_URL": database_url,
-           "ENISHI_SECRET_KEY": "bench-secret-key", "ENISHI_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "ENISHI_DATABASE_URL": database_url,
+        "ENISHI_SECRET_KEY": "bench-secret-key",
+        "ENISHI_LOG_LEVEL": "warning",
+    }
     env.update(extra)
     return env
 
@@ -115,9 +122,24 @@ def enishi_env(database_url: str, **extra: str) -> dict[str, str]:
 def create_account(env: dict[str, str], channel_id: str, secret: str, token: str) -> str:
     """Connect a channel with the CLI; returns the API key it prints."""
     out = subprocess.run(
-        [ENISHI, "account", "create", "--name", "bench", "--channel-id", channel_id,
-         "--channel-secret", secret, "--access-token", token],
-        env={**env, "COLUMNS": "400"}, cwd=ROOT, capture_output=True, text=True, check=True,
+        [
+            ENISHI,
+            "account",
+            "create",
+            "--name",
+            "bench",
+            "--channel-id",
+            channel_id,
+            "--channel-secret",
+            secret,
+            "--access-token",
+            token,
+        ],
+        env={**env, "COLUMNS": "400"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return next(word for word in out.split() if word.startswith("ensk_"))
 

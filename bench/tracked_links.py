@@ -68,16 +68,31 @@ async def hammer(urls: list[str], seconds: float, concurrency: int) -> dict:
         began = time.monotonic()
         await asyncio.gather(*(worker(n) for n in range(concurrency)))
         elapsed = time.monotonic() - began
-    return {"redirects": ok, "other": other, "per_s": ok / elapsed,
-            "p50_ms": percentile(latencies, 0.5) * 1000,
-            "p99_ms": percentile(latencies, 0.99) * 1000}
+    return {
+        "redirects": ok,
+        "other": other,
+        "per_s": ok / elapsed,
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }
 
 
 def bare_redirect(seconds: float, concurrency: int) -> dict:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.bare_redirect:app", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"], cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_redirect:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+    )
     try:
         for _ in range(100):
             try:
@@ -100,18 +115,27 @@ def run(backend: str, args, workdir: Path, bare_per_s: float) -> dict:
         server.start()
         try:
             headers = {"authorization": f"Bearer {key}"}
-            link = httpx.post(f"{server.base_url}/api/v1/links", headers=headers,
-                              json={"url": "https://shop.example.com/sale?x=1",
-                                    "utm": {"utm_source": "line"}}).json()
+            link = httpx.post(
+                f"{server.base_url}/api/v1/links",
+                headers=headers,
+                json={"url": "https://shop.example.com/sale?x=1", "utm": {"utm_source": "line"}},
+            ).json()
             engine = make_engine(url)
             with engine.begin() as conn:
                 account_id = conn.scalar(select(Friend.account_id).limit(1)) or 1
-                conn.execute(insert(Friend), [
-                    {"account_id": account_id, "line_user_id": f"U{n:032x}", "status": "following"}
-                    for n in range(FRIENDS)])
+                conn.execute(
+                    insert(Friend),
+                    [
+                        {
+                            "account_id": account_id,
+                            "line_user_id": f"U{n:032x}",
+                            "status": "following",
+                        }
+                        for n in range(FRIENDS)
+                    ],
+                )
                 friend_ids = list(conn.scalars(select(Friend.id)))
-            settings = Settings(secret_key="bench-secret-key",
-                                public_base_url=server.base_url)
+            settings = Settings(secret_key="bench-secret-key", public_base_url=server.base_url)
             urls = [tracked_url(settings, link["id"], fid) for fid in friend_ids]
             result = asyncio.run(hammer(urls, args.seconds, args.concurrency))
         finally:
@@ -148,9 +172,11 @@ def main() -> None:
         print("PostgreSQL not reachable: SQLite only")
         backends = ["sqlite"]
     bare = bare_redirect(args.seconds, args.concurrency)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; load generator and server "
-          f"on the same machine; bare Starlette redirect: {bare['per_s']:.0f}/s, "
-          f"p99 {bare['p99_ms']:.1f} ms")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores; load generator and server "
+        f"on the same machine; bare Starlette redirect: {bare['per_s']:.0f}/s, "
+        f"p99 {bare['p99_ms']:.1f} ms"
+    )
     with tempfile.TemporaryDirectory() as workdir:
         for backend in backends:
             result = run(backend, args, Path(workdir), bare["per_s"])

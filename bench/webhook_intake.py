@@ -46,20 +46,36 @@ def batch_body(size: int) -> bytes:
     events = []
     for _ in range(size):
         user = "U" + uuid.uuid4().hex
-        events.append({
-            "type": "message", "mode": "active", "timestamp": now,
-            "source": {"type": "user", "userId": user},
-            "webhookEventId": str(ULID()), "deliveryContext": {"isRedelivery": False},
-            "replyToken": uuid.uuid4().hex,
-            "message": {"id": str(now), "type": "text", "text": "こんにちは",
-                        "quoteToken": uuid.uuid4().hex},
-        })
-    return json.dumps({"destination": "U" + "0" * 32, "events": events},
-                      ensure_ascii=False).encode()
+        events.append(
+            {
+                "type": "message",
+                "mode": "active",
+                "timestamp": now,
+                "source": {"type": "user", "userId": user},
+                "webhookEventId": str(ULID()),
+                "deliveryContext": {"isRedelivery": False},
+                "replyToken": uuid.uuid4().hex,
+                "message": {
+                    "id": str(now),
+                    "type": "text",
+                    "text": "こんにちは",
+                    "quoteToken": uuid.uuid4().hex,
+                },
+            }
+        )
+    return json.dumps(
+        {"destination": "U" + "0" * 32, "events": events}, ensure_ascii=False
+    ).encode()
 
 
-async def load(url: str, seconds: float, batch: int, concurrency: int,
-               kill_at: float | None, server: EnishiProcess) -> dict:
+async def load(
+    url: str,
+    seconds: float,
+    batch: int,
+    concurrency: int,
+    kill_at: float | None,
+    server: EnishiProcess,
+) -> dict:
     """Send until `seconds` pass; every request is resent (LINE redelivery) until it gets a
     2xx, so nothing sent is given up on."""
     sent_ids: set[str] = set()
@@ -75,8 +91,10 @@ async def load(url: str, seconds: float, batch: int, concurrency: int,
             while time.monotonic() < stop_at:
                 body = batch_body(batch)
                 ids = [e["webhookEventId"] for e in json.loads(body)["events"]]
-                headers = {"content-type": "application/json",
-                           "x-line-signature": signature_for(SECRET, body)}
+                headers = {
+                    "content-type": "application/json",
+                    "x-line-signature": signature_for(SECRET, body),
+                }
                 first = True
                 while True:
                     started = time.monotonic()
@@ -105,8 +123,13 @@ async def load(url: str, seconds: float, batch: int, concurrency: int,
         began = time.monotonic()
         await asyncio.gather(killer(), *(sender() for _ in range(concurrency)))
         elapsed = time.monotonic() - began
-    return {"events_sent": len(sent_ids), "elapsed": elapsed, "latencies": latencies,
-            "redelivered_requests": redeliveries, "ids": sent_ids}
+    return {
+        "events_sent": len(sent_ids),
+        "elapsed": elapsed,
+        "latencies": latencies,
+        "redelivered_requests": redeliveries,
+        "ids": sent_ids,
+    }
 
 
 def run(backend: str, args, workdir: Path, kill: bool) -> dict:
@@ -117,15 +140,23 @@ def run(backend: str, args, workdir: Path, kill: bool) -> dict:
         server = EnishiProcess(env, free_port())
         server.start()
         try:
-            result = asyncio.run(load(f"{server.base_url}/webhooks/line/{CHANNEL_ID}",
-                                      args.seconds, args.batch, args.concurrency,
-                                      args.seconds / 2 if kill else None, server))
+            result = asyncio.run(
+                load(
+                    f"{server.base_url}/webhooks/line/{CHANNEL_ID}",
+                    args.seconds,
+                    args.batch,
+                    args.concurrency,
+                    args.seconds / 2 if kill else None,
+                    server,
+                )
+            )
         finally:
             server.stop()
         engine = make_engine(url)
         with engine.connect() as conn:
-            stored = {row[0] for row in conn.execute(text(
-                "SELECT webhook_event_id FROM webhook_events"))}
+            stored = {
+                row[0] for row in conn.execute(text("SELECT webhook_event_id FROM webhook_events"))
+            }
         engine.dispose()
     finally:
         drop_database(url)
@@ -155,8 +186,10 @@ def main() -> None:
     if "postgresql" in backends and not postgres_available():
         print("PostgreSQL not reachable: SQLite only")
         backends = ["sqlite"]
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; load generator and "
-          f"server on the same machine; {args.batch} events per request")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores; load generator and "
+        f"server on the same machine; {args.batch} events per request"
+    )
     with tempfile.TemporaryDirectory() as workdir:
         for backend in backends:
             for kill in (False, True):

@@ -17,9 +17,17 @@ from enishi.webhook.api import router as webhook_router
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for domain in (account_router, friends_router, inflow_router, members_router,
-                   tracking_router, webhook_router, segments_router, delivery_router,
-                   analytics_router):
+    for domain in (
+        account_router,
+        friends_router,
+        inflow_router,
+        members_router,
+        tracking_router,
+        webhook_router,
+        segments_router,
+        delivery_router,
+        analytics_router,
+    ):
         router.include_router(domain)
     return router
 

@@ -10,11 +10,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from enishi.accounts.service import create_account
 from enishi.tracking.clicks import ClickRecorder
 from enishi.tracking.links import create_link
 from enishi.tracking.models import Click
 from enishi.tracking.tokens import TokenCodec
 from enishi.webhook.models import WebhookEvent
+from tests.conftest import ApiAccount
 from tests.webhook.events import USER_A, body_of, follow, post
 
 ROUTER = "x-test-through-fastapi"
@@ -46,10 +48,28 @@ def both(client: TestClient, method: str, url: str, **kwargs):
 
 
 @pytest.fixture
-def link_token(dual, state, api_account) -> str:
+def account(dual, state) -> ApiAccount:
+    """A connected channel, made once `dual` runs the app (api_account would start a
+    second client, and with it a second group writer)."""
+    secret = "0123456789abcdef0123456789abcdef"
+    with state.sessions.begin() as session:
+        made = create_account(
+            session,
+            state.box,
+            name="店",
+            channel_id="2000000001",
+            channel_secret=secret,
+            access_token="token-abc",
+        )
+        account_id = made.id
+    return ApiAccount(account_id, "2000000001", secret, "token-abc", "")
+
+
+@pytest.fixture
+def link_token(state, account) -> str:
     with state.sessions.begin() as session:
         link = create_link(
-            session, api_account.id, "https://shop.example/sale", utm={"utm_source": "line"}
+            session, account.id, "https://shop.example/sale", utm={"utm_source": "line"}
         )
         link_id = link.id
     return TokenCodec(state.secret_key).encode(link_id)
@@ -80,7 +100,7 @@ def test_clicks_answer_as_through_fastapi(dual, state, link_token, method, suffi
     assert clicks(state) == (2 if counted else 0)
 
 
-def test_webhook_answers_as_through_fastapi(dual, state, api_account):
+def test_webhook_answers_as_through_fastapi(dual, state, account):
     cases = [
         ({}, body_of(follow(USER_A, 1_700_000_000_000))),  # stored
         ({"channel_id": "2999999999"}, body_of()),  # unknown channel
@@ -90,9 +110,9 @@ def test_webhook_answers_as_through_fastapi(dual, state, api_account):
         ({"headers": {"content-length": "10000000"}}, b"{}"),  # too large
     ]
     for options, body in cases:
-        hot = post(dual, api_account, body, **options)
+        hot = post(dual, account, body, **options)
         headers = {**options.get("headers", {}), ROUTER: "1"}
-        routed = post(dual, api_account, body, **{**options, "headers": headers})
+        routed = post(dual, account, body, **{**options, "headers": headers})
         assert (hot.status_code, hot.headers.raw, hot.content) == (
             routed.status_code,
             routed.headers.raw,

@@ -11,7 +11,9 @@ from enishi.deps import db_session
 from enishi.kit.errors import ApiError
 
 
-def current_account(request: Request, session: Session = Depends(db_session, scope="function")) -> Account:
+def current_account(
+    request: Request, session: Session = Depends(db_session, scope="function")
+) -> Account:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     account = account_for_api_key(session, key.strip()) if scheme.lower() == "bearer" else None

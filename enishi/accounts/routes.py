@@ -43,7 +43,8 @@ def patch_account(
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
 def list_api_keys(
-    account: Account = Depends(current_account), session: Session = Depends(db_session, scope="function")
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
 ) -> list[ApiKey]:
     return list(
         session.scalars(select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.id))
@@ -62,7 +63,9 @@ def new_api_key(
 
 @router.delete("/api-keys/{key_id}", status_code=204)
 def revoke_api_key(
-    key_id: int, account: Account = Depends(current_account), session: Session = Depends(db_session, scope="function")
+    key_id: int,
+    account: Account = Depends(current_account),
+    session: Session = Depends(db_session, scope="function"),
 ) -> None:
     key = session.get(ApiKey, key_id)
     if key is None or key.account_id != account.id:

@@ -1,8 +1,10 @@
-"""`enishi operator create | list`: the first owner, and who can log in."""
+"""`enishi operator create | list | disable | enable | reset-password`: the first owner, who
+can log in, and the way back in for a locked-out installation."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
@@ -16,7 +18,16 @@ from enishi.config import get_settings
 from enishi.operators.audit import record
 from enishi.operators.models import Operator, OperatorRole
 from enishi.operators.roles import ROLE_KEYS, Role
-from enishi.operators.service import OperatorError, count_operators, create_operator, set_role
+from enishi.operators.service import (
+    OperatorError,
+    count_operators,
+    create_operator,
+    operator_by_email,
+    reset_password,
+    set_disabled,
+    set_role,
+)
+from enishi.operators.throttle import clear_failures
 
 console = Console()
 operator_app = typer.Typer(help="Dashboard operators / オペレーター", no_args_is_help=True)
@@ -97,7 +108,7 @@ def operator_list() -> None:
     by_operator: dict[int, list[str]] = {}
     for operator_id, account_id, role_key in roles:
         by_operator.setdefault(operator_id, []).append(f"{account_id}:{role_key}")
-    table = Table("id", "email", "name", "roles", "disabled")
+    table = Table("id", "email", "name", "roles", "disabled", "must change password")
     for operator in operators:
         granted = "all:owner" if operator.is_owner else ", ".join(by_operator.get(operator.id, []))
         table.add_row(
@@ -106,5 +117,94 @@ def operator_list() -> None:
             operator.name,
             granted,
             "yes" if operator.disabled else "",
+            "yes" if operator.must_change_password else "",
         )
     console.print(table)
+
+
+def _change_operator(email: str, change: Callable[..., str]) -> str:
+    """Runs `change(session, operator)` for the operator with this email, in one
+    transaction, on an up-to-date schema; exits 2 when there is no such operator."""
+    settings = get_settings()
+    _upgrade(settings.database_url, settings.sqlite_synchronous)
+    state = build_state(settings)
+    try:
+        with state.sessions.begin() as session:
+            operator = operator_by_email(session, email)
+            if operator is None:
+                raise OperatorError(f"オペレーター {email} はいません。")
+            return change(session, operator)
+    except OperatorError as error:
+        console.print(f"[red]エラー / error:[/] {error}")
+        raise typer.Exit(2) from None
+    finally:
+        state.close()
+
+
+@operator_app.command("disable")
+def operator_disable(email: str = typer.Option(..., help="Login email.")) -> None:
+    """Disable an operator: no login, every session ends now / オペレーターの利用停止."""
+
+    def disable(session, operator) -> str:
+        if operator.disabled:
+            return f"{operator.email} は既に利用停止中です / already disabled"
+        ended = set_disabled(session, operator, True)
+        record(
+            session,
+            action="operator.disabled",
+            target=f"operator:{operator.id}",
+            details={"email": operator.email, "sessions_ended": ended, "via": "cli"},
+        )
+        return f"{operator.email} の利用を停止しました / disabled ({ended} session(s) ended)"
+
+    console.print(_change_operator(email, disable))
+
+
+@operator_app.command("enable")
+def operator_enable(email: str = typer.Option(..., help="Login email.")) -> None:
+    """Re-enable a disabled operator / オペレーターの利用再開."""
+
+    def enable(session, operator) -> str:
+        if not operator.disabled:
+            return f"{operator.email} は利用中です / not disabled"
+        set_disabled(session, operator, False)
+        record(
+            session,
+            action="operator.enabled",
+            target=f"operator:{operator.id}",
+            details={"email": operator.email, "via": "cli"},
+        )
+        return f"{operator.email} の利用を再開しました / enabled"
+
+    console.print(_change_operator(email, enable))
+
+
+@operator_app.command("reset-password")
+def operator_reset_password(email: str = typer.Option(..., help="Login email.")) -> None:
+    """Print a one-time password, to be changed at the next login / パスワード再発行.
+
+    Every session of the operator ends and their failed-login count is cleared."""
+
+    def reset(session, operator) -> str:
+        password = reset_password(session, operator)
+        clear_failures(session, operator.email)
+        record(
+            session,
+            action="operator.password_reset",
+            target=f"operator:{operator.id}",
+            details={"email": operator.email, "via": "cli"},
+        )
+        lines = [
+            f"{operator.email} の一時パスワード / one-time password:",
+            password,
+            "次回ログイン時に変更が必要です / it must be changed at the next login.",
+        ]
+        if operator.disabled:
+            lines.append(
+                "このオペレーターは利用停止中です。`enishi operator enable` で再開できます"
+                " / this operator is disabled: `enishi operator enable` lets them in again."
+            )
+        return "\n".join(lines)
+
+    # plain print: the password must come out unwrapped and unstyled, easy to copy
+    print(_change_operator(email, reset))

@@ -21,8 +21,9 @@ def main() -> None:
     versions = MIGRATIONS / "versions"
     with tempfile.TemporaryDirectory() as scratch:
         scratch_migrations = Path(scratch) / "migrations"
-        shutil.copytree(MIGRATIONS, scratch_migrations,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            MIGRATIONS, scratch_migrations, ignore=shutil.ignore_patterns("__pycache__")
+        )
         for old in (scratch_migrations / "versions").glob("0001_*.py"):
             old.unlink()
         config = alembic_config(f"sqlite:///{scratch}/empty.db")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from enishi.operators.models import AuditEntry, Operator
@@ -41,10 +41,31 @@ def entries_for_account(
     session: Session, account_id: int, *, before_id: int | None = None, limit: int = 50
 ) -> list[tuple[AuditEntry, Operator | None]]:
     """Newest first, one page (keyset pagination on the id)."""
+    return _page(session, AuditEntry.account_id == account_id, before_id, limit)
+
+
+def installation_entries(
+    session: Session,
+    *,
+    action: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[tuple[AuditEntry, Operator | None]]:
+    """Entries of no account (logins, logout everywhere, password changes, CLI changes),
+    newest first, one page; optionally one action only."""
+    condition = AuditEntry.account_id.is_(None)
+    if action:
+        condition = condition & (AuditEntry.action == action)
+    return _page(session, condition, before_id, limit)
+
+
+def _page(
+    session: Session, condition: ColumnElement[bool], before_id: int | None, limit: int
+) -> list[tuple[AuditEntry, Operator | None]]:
     query = (
         select(AuditEntry, Operator)
         .outerjoin(Operator, Operator.id == AuditEntry.operator_id)
-        .where(AuditEntry.account_id == account_id)
+        .where(condition)
         .order_by(AuditEntry.id.desc())
         .limit(limit)
     )

@@ -21,6 +21,9 @@ class Operator(Base):
     # Installation owner: owner on every account, present and future (docs/operators.md).
     is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A one-time password (added from the settings page, or `enishi operator
+    # reset-password`): the dashboard shows only the password change page until it is changed.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -9,7 +11,14 @@ _hasher = PasswordHasher()
 # Verified when the email is unknown, so an unknown email costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("enishi-no-such-operator")
 
-MIN_LENGTH = 10  # operators/service.py's message says so
+MIN_LENGTH = 10  # operators/service.py's messages say so
+MAX_LENGTH = 256  # argon2 takes any length; a cap keeps a hash request cheap
+MIN_DISTINCT = 5  # "aaaaaaaaaa" and "1212121212" are not passwords
+
+
+def one_time_password() -> str:
+    """A random first / reset password (16 URL-safe characters, 96 bits), shown once."""
+    return secrets.token_urlsafe(12)
 
 
 def hash_password(password: str) -> str:

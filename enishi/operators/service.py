@@ -9,8 +9,17 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
 from enishi.operators.models import Operator, OperatorRole
-from enishi.operators.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
-from enishi.operators.roles import Role
+from enishi.operators.passwords import (
+    MAX_LENGTH,
+    MIN_DISTINCT,
+    MIN_LENGTH,
+    hash_password,
+    needs_rehash,
+    one_time_password,
+    verify_password,
+)
+from enishi.operators.roles import Role, may_assign
+from enishi.operators.sessions import end_all_sessions
 
 
 class OperatorError(ValueError):
@@ -31,21 +40,113 @@ def operator_by_email(session: Session, email: str) -> Operator | None:
 
 
 def create_operator(
-    session: Session, *, email: str, password: str, name: str = "", is_owner: bool = False
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    is_owner: bool = False,
+    one_time: bool = False,
 ) -> Operator:
+    """`one_time`: the password was generated for them, so they must change it at their
+    first login."""
     email = normalize_email(email)
     if not valid_email(email):
         raise OperatorError("メールアドレスの形式が正しくありません。")
-    if len(password) < MIN_LENGTH:
-        raise OperatorError("パスワードは10文字以上にしてください。")
+    check_password_rule(password, email)
     if operator_by_email(session, email) is not None:
         raise OperatorError("このメールアドレスのオペレーターは既に存在します。")
     operator = Operator(
-        email=email, password_hash=hash_password(password), name=name.strip(), is_owner=is_owner
+        email=email,
+        password_hash=hash_password(password),
+        name=name.strip(),
+        is_owner=is_owner,
+        must_change_password=one_time,
     )
     session.add(operator)
     session.flush()
     return operator
+
+
+def check_password_rule(password: str, email: str) -> None:
+    """The one rule for every password an operator gets (CLI, settings page, password
+    change), in the spirit of NIST SP 800-63B: length over composition rules, but no
+    trivial repetition and not the operator's own email."""
+    if len(password) < MIN_LENGTH:
+        raise OperatorError("パスワードは10文字以上にしてください。")
+    if len(password) > MAX_LENGTH:
+        raise OperatorError("パスワードは256文字以内にしてください。")
+    if len(set(password)) < MIN_DISTINCT:
+        raise OperatorError("同じ文字の繰り返しが多すぎます。5種類以上の文字を使ってください。")
+    local_part = normalize_email(email).partition("@")[0]
+    if len(local_part) >= 4 and local_part in password.lower():
+        raise OperatorError("パスワードにメールアドレスを含めないでください。")
+
+
+def change_password(session: Session, operator: Operator, new_password: str) -> int:
+    """The operator's own new password (the caller has checked the current one). Ends every
+    session of the operator, so a stolen cookie dies with the old password; the caller
+    starts a new session for the browser that made the change. Returns the sessions ended."""
+    check_password_rule(new_password, operator.email)
+    if verify_password(operator.password_hash, new_password):
+        raise OperatorError("新しいパスワードは現在のパスワードと違うものにしてください。")
+    operator.password_hash = hash_password(new_password)
+    operator.must_change_password = False
+    return end_all_sessions(session, operator.id)
+
+
+def reset_password(session: Session, operator: Operator) -> str:
+    """A new one-time password for an operator who is locked out (`enishi operator
+    reset-password`): their sessions end and they must change it at their next login."""
+    password = one_time_password()
+    operator.password_hash = hash_password(password)
+    operator.must_change_password = True
+    end_all_sessions(session, operator.id)
+    return password
+
+
+def set_disabled(session: Session, operator: Operator, disabled: bool) -> int:
+    """Disable (sessions end at once, login refused) or re-enable an operator.
+    Returns the sessions ended."""
+    operator.disabled = disabled
+    return end_all_sessions(session, operator.id) if disabled else 0
+
+
+def switchable_operators(session: Session, actor: Operator, operator_ids: list[int]) -> set[int]:
+    """Which of these operators `actor` may disable or re-enable. Disabling is
+    installation-wide, so the actor must be allowed to manage the operator's role on every
+    account the operator has one on (an admin of one shop cannot lock out the owner of
+    another); installation owners are switched by installation owners only; nobody
+    switches themselves."""
+    targets = session.scalars(select(Operator).where(Operator.id.in_(operator_ids))).all()
+    if actor.is_owner:
+        return {op.id for op in targets if op.id != actor.id}
+    mine = {
+        account_id: Role.parse(role)
+        for account_id, role in session.execute(
+            select(OperatorRole.account_id, OperatorRole.role).where(
+                OperatorRole.operator_id == actor.id
+            )
+        )
+    }
+    theirs: dict[int, list[tuple[int, Role]]] = {}
+    for operator_id, account_id, role in session.execute(
+        select(OperatorRole.operator_id, OperatorRole.account_id, OperatorRole.role).where(
+            OperatorRole.operator_id.in_(operator_ids)
+        )
+    ):
+        theirs.setdefault(operator_id, []).append((account_id, Role.parse(role)))
+    return {
+        op.id
+        for op in targets
+        if op.id != actor.id
+        and not op.is_owner
+        and theirs.get(op.id)
+        and all(
+            account_id in mine and may_assign(mine[account_id], role)
+            for account_id, role in theirs[op.id]
+        )
+    }
 
 
 def count_operators(session: Session) -> int:

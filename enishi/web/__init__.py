@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from enishi.web.errors import LoginRequired, PageError
+from enishi.web.errors import LoginRequired, PageError, PasswordChangeRequired
 from enishi.web.i18n import request_language, translate
 from enishi.web.render import PLOTLY_URL, render
 from enishi.web.routes import web_router
@@ -51,7 +51,14 @@ def mount_web(app: FastAPI) -> None:
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        if request.method != "GET":
-            target = "/"
-        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        return RedirectResponse(f"/login?{_come_back(request)}", status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password_change_required(request: Request, exc: PasswordChangeRequired) -> Response:
+        return RedirectResponse(f"/password?{_come_back(request)}", status_code=303)
+
+
+def _come_back(request: Request) -> str:
+    """`next=` this page (a form post comes back to the top page: it cannot be replayed)."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return urlencode({"next": target if request.method == "GET" else "/"})

@@ -1,5 +1,6 @@
-"""Who is looking: `signed_in` (an operator with a valid session) and `account_page(role)`
-(an account the operator has at least `role` on). Pages depend on one of them."""
+"""Who is looking: `signed_in` (an operator with a valid session and no one-time password
+left to change) and `account_page(role)` (an account the operator has at least `role` on).
+Pages depend on one of them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from enishi.operators.roles import Role
 from enishi.operators.service import AccountChoice, accounts_for, role_on
 from enishi.operators.sessions import operator_for_token
 from enishi.web.csrf import SESSION_COOKIE
-from enishi.web.errors import LoginRequired, PageError
+from enishi.web.errors import LoginRequired, PageError, PasswordChangeRequired
 from enishi.web.i18n import N_, request_language, translate
 
 ROLE_LABELS = {
@@ -57,13 +58,24 @@ class AccountPage:
         return translate(self.lang, text, **values)
 
 
-def signed_in(request: Request, session: Session = Depends(db_session, scope="function")) -> Viewer:
+def signed_in_with_any_password(
+    request: Request, session: Session = Depends(db_session, scope="function")
+) -> Viewer:
+    """The signed-in operator, even one who must still replace a one-time password: only
+    the password page and the logouts depend on this directly."""
     token = request.cookies.get(SESSION_COOKIE, "")
     found = operator_for_token(session, token)
     if found is None:
         raise LoginRequired()
     operator, login = found
     return Viewer(operator, login, token, accounts_for(session, operator))
+
+
+def signed_in(viewer: Viewer = Depends(signed_in_with_any_password)) -> Viewer:
+    """The signed-in operator; one with a one-time password is sent to /password first."""
+    if viewer.operator.must_change_password:
+        raise PasswordChangeRequired()
+    return viewer
 
 
 def account_page(minimum: Role) -> Callable[..., AccountPage]:

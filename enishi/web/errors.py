@@ -1,4 +1,5 @@
-"""Errors a page answers as HTML: PageError (403/404/429…) and LoginRequired (→ /login)."""
+"""Errors a page answers as HTML: PageError (403/404/429…), LoginRequired (→ /login) and
+PasswordChangeRequired (→ /password)."""
 
 from __future__ import annotations
 
@@ -14,3 +15,8 @@ class PageError(Exception):
 
 class LoginRequired(Exception):
     """No valid session: the handler redirects to /login?next=<this page>."""
+
+
+class PasswordChangeRequired(Exception):
+    """The operator still has a one-time password: every page but /password (and logout)
+    redirects there until it is changed."""

@@ -11,13 +11,27 @@ from enishi.web.pages import (
     clicks,
     deliveries,
     friends,
+    operators,
     overview,
+    password,
     routes,
     segments,
     settings,
 )
 
-PAGE_MODULES = [auth, overview, friends, segments, deliveries, clicks, routes, settings, audit]
+PAGE_MODULES = [
+    auth,
+    password,
+    overview,
+    friends,
+    segments,
+    deliveries,
+    clicks,
+    routes,
+    settings,
+    operators,
+    audit,
+]
 
 
 def web_router() -> APIRouter:

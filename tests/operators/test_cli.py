@@ -1,4 +1,4 @@
-"""`enishi operator create | list`."""
+"""`enishi operator create | list | disable | enable | reset-password`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,16 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from enishi.app import build_state
 from enishi.cli.main import app
 from enishi.config import get_settings
 from enishi.db.engine import make_engine
-from enishi.operators.models import Operator, OperatorRole
+from enishi.operators.models import AuditEntry, Operator, OperatorRole
 from enishi.operators.passwords import verify_password
+from enishi.operators.service import authenticate, operator_by_email
+from enishi.operators.sessions import operator_for_token, start_session
+from enishi.operators.throttle import is_throttled, record_failure
+from tests.conftest import make_settings
 
 runner = CliRunner()
 
@@ -82,4 +87,96 @@ def test_refusals_exit_with_an_error(env):
         input="long enough password\n",
     )
     assert result.exit_code == 2 and "999" in result.output
+    assert operators(env) == ([], [])
+
+
+def _state(url):
+    return build_state(make_settings(url))
+
+
+def test_disable_and_enable_end_sessions_and_are_audited(env):
+    runner.invoke(
+        app,
+        ["operator", "create", "--email", "staff@example.jp", "--password-stdin"],
+        input="a long password\n",
+    )
+    state = _state(env)
+    try:
+        with state.sessions.begin() as session:
+            token = start_session(
+                session, operator_by_email(session, "staff@example.jp"), ip=None, user_agent=None
+            )
+        result = runner.invoke(app, ["operator", "disable", "--email", "Staff@example.jp"])
+        assert result.exit_code == 0, result.output
+        assert "1 session(s) ended" in result.output
+        with state.sessions() as session:
+            assert operator_by_email(session, "staff@example.jp").disabled
+            assert operator_for_token(session, token) is None
+        assert "yes" in runner.invoke(app, ["operator", "list"]).output
+        result = runner.invoke(app, ["operator", "enable", "--email", "staff@example.jp"])
+        assert result.exit_code == 0 and "enabled" in result.output
+        with state.sessions() as session:
+            assert not operator_by_email(session, "staff@example.jp").disabled
+            entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+            assert [(e.action, e.account_id) for e in entries[1:]] == [
+                ("operator.disabled", None),
+                ("operator.enabled", None),
+            ]
+            assert entries[1].details["via"] == "cli"
+    finally:
+        state.close()
+
+
+def test_reset_password_prints_a_one_time_password(env):
+    runner.invoke(
+        app,
+        ["operator", "create", "--email", "boss@example.jp", "--password-stdin"],
+        input="a long password\n",
+    )
+    state = _state(env)
+    try:
+        with state.sessions.begin() as session:
+            for _ in range(5):
+                record_failure(session, "boss@example.jp", "10.0.0.1")
+        result = runner.invoke(app, ["operator", "reset-password", "--email", "boss@example.jp"])
+        assert result.exit_code == 0, result.output
+        password = result.output.splitlines()[1]
+        assert len(password) == 16 and "次回ログイン時に変更が必要です" in result.output
+        with state.sessions.begin() as session:
+            assert not is_throttled(session, "boss@example.jp", "10.0.0.1")
+            operator = authenticate(session, "boss@example.jp", password)
+            assert operator is not None and operator.must_change_password
+            assert authenticate(session, "boss@example.jp", "a long password") is None
+            [entry] = session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "operator.password_reset")
+            ).all()
+            assert entry.account_id is None and password not in str(entry.details)
+    finally:
+        state.close()
+
+
+def test_reset_password_says_when_the_operator_is_disabled(env):
+    runner.invoke(
+        app,
+        ["operator", "create", "--email", "boss@example.jp", "--password-stdin"],
+        input="a long password\n",
+    )
+    runner.invoke(app, ["operator", "disable", "--email", "boss@example.jp"])
+    result = runner.invoke(app, ["operator", "reset-password", "--email", "boss@example.jp"])
+    assert result.exit_code == 0 and "enishi operator enable" in result.output
+
+
+@pytest.mark.parametrize("command", ["disable", "enable", "reset-password"])
+def test_unknown_emails_exit_with_an_error(env, command):
+    result = runner.invoke(app, ["operator", command, "--email", "nobody@example.jp"])
+    assert result.exit_code == 2 and "nobody@example.jp" in result.output
+
+
+def test_create_applies_the_same_password_rule_as_the_dashboard(env):
+    result = runner.invoke(
+        app,
+        ["operator", "create", "--email", "boss@example.jp", "--password-stdin"],
+        input="boss-is-the-best\n",
+    )
+    assert result.exit_code == 2 and "メールアドレスを含めない" in result.output
     assert operators(env) == ([], [])

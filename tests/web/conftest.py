@@ -3,11 +3,13 @@ enishi served by uvicorn on a free port with Playwright driving Debian's /usr/bi
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -59,11 +61,23 @@ def add_account(state, name: str = "テスト店", channel_id: str = "2000000001
 
 
 def add_operator(
-    state, email: str, role: Role | None, account_id: int | None, *, is_owner: bool = False
+    state,
+    email: str,
+    role: Role | None,
+    account_id: int | None,
+    *,
+    is_owner: bool = False,
+    one_time: bool = False,
 ) -> int:
+    """An operator with PASSWORD; `one_time`: they must change it at their first login."""
     with state.sessions.begin() as session:
         operator = create_operator(
-            session, email=email, password=PASSWORD, name=email[:5], is_owner=is_owner
+            session,
+            email=email,
+            password=PASSWORD,
+            name=email[:5],
+            is_owner=is_owner,
+            one_time=one_time,
         )
         if role is not None and account_id is not None:
             set_role(session, operator, account_id, role)
@@ -145,6 +159,26 @@ def browser_page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def screenshot(tmp_path) -> Callable[..., Path]:
+    """Take a page's picture: into docs/screenshots with ENISHI_SCREENSHOTS=1 (`make
+    screenshots`), else into the test's temporary folder, so `make test` never rewrites
+    tracked files. Either way the picture must come out."""
+    folder = SCREENSHOTS if os.environ.get("ENISHI_SCREENSHOTS") == "1" else tmp_path
+
+    def take(page, name: str, **options) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        page.screenshot(path=str(path), **options)
+        assert path.stat().st_size > 10_000, f"{name} came out empty"
+        return path
+
+    return take
 
 
 def browser_login(page, base_url: str, email: str, password: str = PASSWORD) -> None:

@@ -3,15 +3,11 @@ enishi served by uvicorn (tests/web/conftest.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import select
 
 from enishi.accounts.models import Account
 from enishi.operators.models import AuditEntry
 from tests.web.conftest import browser_login
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def test_log_in_and_see_the_navigation(logged_in_page, live_server):
@@ -49,7 +45,7 @@ def test_a_form_without_its_csrf_token_is_refused(logged_in_page, live_server):
         assert session.get(Account, live_server.account_id).name == "テスト店"
 
 
-def test_change_a_setting_see_it_saved_and_audited(logged_in_page, live_server):
+def test_change_a_setting_see_it_saved_and_audited(logged_in_page, live_server, screenshot):
     page = logged_in_page
     base = f"{live_server.base_url}/accounts/{live_server.account_id}/settings"
     page.goto(base)
@@ -58,9 +54,8 @@ def test_change_a_setting_see_it_saved_and_audited(logged_in_page, live_server):
     page.click("form[action$='/settings/general'] button[type=submit]")
     assert page.locator(".notice").inner_text() == "保存しました。"
     assert page.input_value("input[name=attribution_window_days]") == "30"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "settings.png"), full_page=True)
-    page.click("text=監査ログ")
+    screenshot(page, "settings.png", full_page=True)
+    page.click("nav.tabs >> text=監査ログ")  # not the header menu's installation log
     row = page.locator("tr[data-action='settings.updated']")
     assert "owner@example.jp" in row.inner_text() and "設定変更" in row.inner_text()
     with live_server.state.sessions() as session:

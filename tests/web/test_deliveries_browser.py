@@ -5,7 +5,6 @@ docs/screenshots/deliveries-compose.png and deliveries-report.png."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -17,10 +16,8 @@ from tests.delivery.report_helpers import buy, click, tracked_url
 from tests.e2e_support import start_e2e  # noqa: F401 - a fixture
 from tests.web.conftest import add_operator, browser_login
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
-
-def test_compose_with_preview_schedule_and_see_the_report(browser_page, start_e2e):  # noqa: F811
+def test_compose_with_preview_schedule_and_see_the_report(browser_page, start_e2e, screenshot):  # noqa: F811
     e2e = start_e2e(friends=120, quota_limit=None, account_name="縁カフェ")
     env = Env(e2e, mirror_friends(e2e.state, e2e.account_id, e2e.channel))
     add_operator(e2e.state, "marketer@example.jp", Role.MARKETER, e2e.account_id)
@@ -72,8 +69,7 @@ def test_compose_with_preview_schedule_and_see_the_report(browser_page, start_e2
     page.fill("input[name=holdout_percent]", "20")
     page.locator("#compose").scroll_into_view_if_needed()
     page.click("[data-arm-tab='0']")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "deliveries-compose.png"), full_page=False)
+    screenshot(page, "deliveries-compose.png", full_page=False)
 
     page.click("[data-testid=schedule]")
     page.wait_for_selector("[data-testid=status] [data-status=scheduled]")
@@ -107,4 +103,4 @@ def test_compose_with_preview_schedule_and_see_the_report(browser_page, start_e2
     assert page.locator("[data-testid=holdout-message]").inner_text()
     assert page.locator("[data-role=preview] [data-preview-type=template]").count() == 1
     page.set_viewport_size({"width": 1400, "height": 900})
-    page.screenshot(path=str(SCREENSHOTS / "deliveries-report.png"), full_page=True)
+    screenshot(page, "deliveries-report.png", full_page=True)

@@ -1,11 +1,10 @@
 """The friends and segments pages in Chromium: build a segment and watch the live count
-follow the conditions; open a friend and add a tag. Saves docs/screenshots/friend.png and
+follow the conditions; open a friend and add a tag. Pictures (docs/screenshots with `make screenshots`): friend.png and
 segment-builder.png."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -19,7 +18,6 @@ from enishi.segments.models import Segment
 from enishi.tracking.models import Click, Conversion, Link
 from tests.friends.conftest import make_friend
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NAMES = ["佐藤 美咲", "鈴木 健太", "高橋 優奈", "田中 翔", "伊藤 さくら", "渡辺 大輔"]
 
 
@@ -98,7 +96,7 @@ def populate(state, account_id: int) -> int:
         return first.id
 
 
-def test_build_a_segment_and_watch_the_live_count(logged_in_page, live_server):
+def test_build_a_segment_and_watch_the_live_count(logged_in_page, live_server, screenshot):
     page = logged_in_page
     populate(live_server.state, live_server.account_id)
     base = f"{live_server.base_url}/accounts/{live_server.account_id}/segments"
@@ -127,7 +125,7 @@ def test_build_a_segment_and_watch_the_live_count(logged_in_page, live_server):
     expect(count).to_have_text("10人")
 
     page.fill("[data-testid=segment-name]", "30日以内にクリック・VIP以外")
-    page.screenshot(path=str(SCREENSHOTS / "segment-builder.png"), full_page=True)
+    screenshot(page, "segment-builder.png", full_page=True)
     page.click("[data-testid=save-segment]")
     expect(page.locator(".notice")).to_have_text("保存しました。")
     with live_server.state.sessions() as session:
@@ -142,7 +140,7 @@ def test_build_a_segment_and_watch_the_live_count(logged_in_page, live_server):
     expect(count).to_have_text("10人")  # the saved segment opens with its count
 
 
-def test_open_a_friend_and_add_a_tag(logged_in_page, live_server):
+def test_open_a_friend_and_add_a_tag(logged_in_page, live_server, screenshot):
     page = logged_in_page
     friend_id = populate(live_server.state, live_server.account_id)
     page.goto(f"{live_server.base_url}/accounts/{live_server.account_id}/friends")
@@ -160,4 +158,4 @@ def test_open_a_friend_and_add_a_tag(logged_in_page, live_server):
         assert set(friend_tags(session, friend_id)) == {"VIP", "常連", "新商品に関心"}
         entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "friend.updated"))
         assert entry.details["changes"] == [{"kind": "tag_added", "tag": "常連"}]
-    page.screenshot(path=str(SCREENSHOTS / "friend.png"), full_page=True)
+    screenshot(page, "friend.png", full_page=True)

@@ -1,11 +1,10 @@
 """The report pages in Chromium: the overview draws its cards and charts; the click
 analysis marks the planted fall-off and turns a bucket range, chosen by clicking table rows,
-into a segment. Saves docs/screenshots/overview.png and click-analysis.png."""
+into a segment. Pictures (docs/screenshots with `make screenshots`): overview.png and click-analysis.png."""
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -18,11 +17,10 @@ from enishi.segments.models import Segment
 from tests.analytics.dataset import AS_OF_DATE, build_planted_falloff
 from tests.web.showcase import build_showcase
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHARTS = ("friends", "blocks", "members", "messages", "results", "revenue")
 
 
-def test_the_overview_draws_its_cards_and_charts(logged_in_page, live_server):
+def test_the_overview_draws_its_cards_and_charts(logged_in_page, live_server, screenshot):
     page, state, account_id = logged_in_page, live_server.state, live_server.account_id
     with state.sessions.begin() as session:
         build_showcase(session, account_id, utcnow())
@@ -37,11 +35,12 @@ def test_the_overview_draws_its_cards_and_charts(logged_in_page, live_server):
     following = page.locator("[data-kpi=following] .value").inner_text()
     assert following == f"{totals['following_end']:,}"
     assert page.locator("[data-kpi=clicks] .value").inner_text() == f"{totals['clicks']:,}"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+    screenshot(page, "overview.png", full_page=True)
 
 
-def test_the_click_analysis_marks_the_falloff_and_makes_a_segment(logged_in_page, live_server):
+def test_the_click_analysis_marks_the_falloff_and_makes_a_segment(
+    logged_in_page, live_server, screenshot
+):
     page, state = logged_in_page, live_server.state
     with state.sessions.begin() as session:
         planted = build_planted_falloff(session, state.box)
@@ -56,8 +55,7 @@ def test_the_click_analysis_marks_the_falloff_and_makes_a_segment(logged_in_page
     assert (
         "← 転落点" in page.locator("[data-testid=recency-table] tr[data-key='50-56']").inner_text()
     )
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "click-analysis.png"), full_page=True)
+    screenshot(page, "click-analysis.png", full_page=True)
 
     # two clicks on table rows choose buckets 0–7 through 50–56
     page.click("[data-testid=recency-table] tr[data-key='0-7']")

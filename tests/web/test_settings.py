@@ -157,8 +157,21 @@ def test_a_new_operator_gets_a_one_time_password_and_can_log_in(app, login_as, a
     )
     assert response.status_code == 201
     password = response.text.split('readonly value="')[1].split('"')[0]
+    assert "初回ログイン時に本人が新しいパスワードへの変更を求められます" in response.text
     with TestClient(app) as newcomer:
-        assert login(newcomer, "new@example.jp", password).status_code == 303
+        response = login(newcomer, "new@example.jp", password)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/password?next=")
+        token = csrf_of(newcomer.get("/password").text)
+        newcomer.post(
+            "/password",
+            data={
+                "current_password": password,
+                "new_password": "my own secret 2025",
+                "new_password_again": "my own secret 2025",
+                "csrf_token": token,
+            },
+        )
         assert newcomer.get(f"/accounts/{account_id}/segments").status_code == 200
         assert newcomer.get(f"/accounts/{account_id}/settings/api-keys").status_code == 403
     [entry] = audit(state, "operator.added")

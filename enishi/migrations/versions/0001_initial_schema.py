@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 20:33:07.257257
+Create Date: 2026-11-25 22:03:08.380771
 """
 
 from alembic import op
@@ -69,6 +69,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('is_owner', sa.Boolean(), nullable=False),
     sa.Column('disabled', sa.Boolean(), nullable=False),
+    sa.Column('must_change_password', sa.Boolean(), nullable=False),
     sa.Column('created_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_operators')),
     sa.UniqueConstraint('email', name=op.f('uq_operators_email'))
@@ -118,6 +119,7 @@ def upgrade() -> None:
     sa.Column('created_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('started_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('final_counts', enishi.db.base.Json(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('audience_count', sa.Integer(), nullable=True),
     sa.Column('expected_sends', sa.Integer(), nullable=True),

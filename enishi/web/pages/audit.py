@@ -1,21 +1,40 @@
-"""監査ログ The audit log of an account, for admins and owners, newest first."""
+"""監査ログ The audit log of an account (admins and owners) and the installation's own
+entries, which belong to no account (installation owners), newest first, in local time."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from enishi.accounts.models import Account
 from enishi.deps import db_session
-from enishi.operators.audit import entries_for_account
+from enishi.operators.audit import entries_for_account, installation_entries
 from enishi.operators.roles import Role
-from enishi.web.context import AccountPage, account_page
+from enishi.web.context import AccountPage, Viewer, account_page, signed_in
+from enishi.web.errors import PageError
 from enishi.web.i18n import N_
+from enishi.web.localtime import local_time
 from enishi.web.render import render
 
 router = APIRouter()
 
 PAGE_SIZE = 50
+
+# actions recorded without an account (the filter of /settings/audit) → label
+INSTALLATION_ACTIONS = {
+    "operator.login": N_("ログイン"),
+    "operator.logout_everywhere": N_("すべての端末からログアウト"),
+    "operator.password_changed": N_("パスワードの変更"),
+    "operator.password_reset": N_("パスワード再発行（CLI）"),
+    "operator.created": N_("オペレーター作成（CLI）"),
+    # the account's operators page records these on its account, the CLI on none
+    "operator.disabled": N_("オペレーター利用停止"),
+    "operator.enabled": N_("オペレーター利用再開"),
+}
 
 # action → label; an action without a label is shown as its name
 ACTION_LABELS = {
@@ -41,6 +60,7 @@ ACTION_LABELS = {
     "delivery.cancelled": N_("配信キャンセル"),
     "delivery.deleted": N_("配信削除"),
     "friends.imported": N_("友だちCSVインポート"),
+    **INSTALLATION_ACTIONS,
 }
 
 
@@ -53,9 +73,55 @@ def audit_page(
 ) -> HTMLResponse:
     entries = entries_for_account(session, page.account.id, before_id=before, limit=PAGE_SIZE)
     older = entries[-1][0].id if len(entries) == PAGE_SIZE else None
+    timezone = page.account.timezone
     return render(
         request,
         "audit/list.html",
         page,
-        {"tab": "audit", "entries": entries, "older": older, "labels": ACTION_LABELS},
+        {
+            "tab": "audit",
+            "entries": entries,
+            "older": older,
+            "older_link": f"?before={older}",
+            "labels": ACTION_LABELS,
+            "timezone": timezone,
+            "when": local_time(timezone, seconds=True),
+        },
+    )
+
+
+@router.get("/settings/audit")
+def installation_audit_page(
+    request: Request,
+    action: str = "",
+    before: int | None = None,
+    viewer: Viewer = Depends(signed_in),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """Logins and other entries of no account, for installation owners. The installation
+    has no time zone of its own: times are in the first account's (Asia/Tokyo without one)."""
+    if not viewer.operator.is_owner:
+        raise PageError(403, N_("このページはインストールのオーナーだけが見られます。"))
+    entries = installation_entries(
+        session, action=action or None, before_id=before, limit=PAGE_SIZE
+    )
+    older = entries[-1][0].id if len(entries) == PAGE_SIZE else None
+    timezone = (
+        session.scalar(select(Account.timezone).order_by(Account.id).limit(1)) or "Asia/Tokyo"
+    )
+    query = "?" + urlencode({"action": action, "before": older} if action else {"before": older})
+    return render(
+        request,
+        "audit/installation.html",
+        viewer,
+        {
+            "entries": entries,
+            "older": older,
+            "older_link": query,
+            "labels": ACTION_LABELS,
+            "actions": INSTALLATION_ACTIONS,
+            "action": action,
+            "timezone": timezone,
+            "when": local_time(timezone, seconds=True),
+        },
     )

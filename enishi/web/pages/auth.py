@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -18,17 +20,35 @@ from enishi.operators.sessions import (
     start_session,
 )
 from enishi.operators.throttle import clear_failures, is_throttled, record_failure
-from enishi.web.context import Viewer, signed_in
+from enishi.web.context import Viewer, signed_in, signed_in_with_any_password
 from enishi.web.csrf import PRE_LOGIN_COOKIE, SESSION_COOKIE, new_pre_login_value
 from enishi.web.errors import PageError
 from enishi.web.i18n import LANGUAGES, N_
-from enishi.web.render import redirect_to, remember_language, render, safe_next, secure
+from enishi.web.render import (
+    NOTICES,
+    redirect_to,
+    remember_language,
+    render,
+    safe_next,
+    secure,
+)
 
 router = APIRouter()
 
 
-def _client_ip(request: Request) -> str:
+def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=secure(request),
+    )
 
 
 def _login_form(
@@ -68,7 +88,7 @@ def login(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     email = normalize_email(email)
-    ip = _client_ip(request)
+    ip = client_ip(request)
     if is_throttled(session, email, ip):
         raise PageError(
             429,
@@ -92,15 +112,11 @@ def login(
     purge_expired(session)
     token = start_session(session, operator, ip=ip, user_agent=request.headers.get("user-agent"))
     record(session, action="operator.login", operator_id=operator.id, details={"ip": ip})
-    response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(LIFETIME.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=secure(request),
-    )
+    target = safe_next(next)
+    if operator.must_change_password:  # a one-time password: replace it before anything else
+        target = f"/password?{urlencode({'next': target})}"
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, token)
     response.delete_cookie(PRE_LOGIN_COOKIE)
     return response
 
@@ -120,7 +136,7 @@ def logout(request: Request, session: Session = Depends(db_session, scope="funct
 @router.post("/logout/all")
 def logout_everywhere(
     request: Request,
-    viewer: Viewer = Depends(signed_in),
+    viewer: Viewer = Depends(signed_in_with_any_password),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     ended = end_all_sessions(session, viewer.operator.id)
@@ -137,7 +153,10 @@ def logout_everywhere(
 def home(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     """The first account's overview; a short explanation when there is no account yet."""
     if viewer.accounts:
-        return RedirectResponse(f"/accounts/{viewer.accounts[0].id}/overview", status_code=303)
+        target = f"/accounts/{viewer.accounts[0].id}/overview"
+        if (notice := request.query_params.get("notice")) in NOTICES:  # e.g. after /password
+            target += f"?{urlencode({'notice': notice})}"
+        return RedirectResponse(target, status_code=303)
     return render(request, "home.html", viewer)
 
 

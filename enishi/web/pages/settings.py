@@ -1,9 +1,8 @@
-"""設定 Settings of an account: LINE channel connection, general settings, API keys,
-operators. Every change writes the audit log."""
+"""設定 Settings of an account: LINE channel connection, general settings, API keys
+(operators: pages/operators.py). Every change writes the audit log."""
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,17 +19,7 @@ from enishi.accounts.service import create_api_key
 from enishi.db.base import utcnow
 from enishi.deps import AppState, app_state, db_session
 from enishi.operators.audit import record
-from enishi.operators.models import Operator
-from enishi.operators.roles import ROLE_KEYS, Role, may_assign
-from enishi.operators.service import (
-    OperatorError,
-    create_operator,
-    members_of,
-    operator_by_email,
-    remove_role,
-    role_on,
-    set_role,
-)
+from enishi.operators.roles import Role
 from enishi.web.context import AccountPage, account_page
 from enishi.web.errors import PageError
 from enishi.web.i18n import N_
@@ -38,6 +27,7 @@ from enishi.web.line_check import check_connection
 from enishi.web.render import redirect_to, render
 
 router = APIRouter()
+
 
 BASE = "/accounts/{account_id}/settings"
 
@@ -293,150 +283,4 @@ def revoke_key(
         )
     return redirect_to(
         request, BASE.format(account_id=page.account.id) + "/api-keys", notice="revoked"
-    )
-
-
-# Operators --------------------------------------------------------------------------------
-
-
-def _operators_page(
-    request: Request,
-    page: AccountPage,
-    session: Session,
-    *,
-    error: str | None = None,
-    created: dict[str, str] | None = None,
-    status: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "settings/operators.html",
-        page,
-        {
-            "tab": "operators",
-            "members": members_of(session, page.account.id),
-            "assignable": [r for r in Role if may_assign(page.role, r)],
-            "may_assign": may_assign,
-            "error": error,
-            "created": created,
-        },
-        status=status,
-    )
-
-
-def _parse_role(value: str) -> Role:
-    if value not in ROLE_KEYS:
-        raise PageError(422, N_("権限の指定が正しくありません。"))
-    return Role.parse(value)
-
-
-@router.get(BASE + "/operators")
-def operators_page(
-    request: Request,
-    page: AccountPage = Depends(account_page(Role.ADMIN)),
-    session: Session = Depends(db_session, scope="function"),
-) -> HTMLResponse:
-    return _operators_page(request, page, session)
-
-
-@router.post(BASE + "/operators")
-def add_operator(
-    request: Request,
-    email: str = Form(""),
-    name: str = Form(""),
-    role: str = Form("viewer"),
-    page: AccountPage = Depends(account_page(Role.ADMIN)),
-    session: Session = Depends(db_session, scope="function"),
-) -> Response:
-    """Adds an existing operator to the account, or creates one with a one-time password
-    shown once (enishi sends no email; hand it over and ask them to change it)."""
-    new_role = _parse_role(role)
-    if not may_assign(page.role, new_role):
-        raise PageError(403, N_("この権限を付与することはできません。"))
-    operator = operator_by_email(session, email)
-    created = None
-    try:
-        if operator is None:
-            password = secrets.token_urlsafe(12)
-            operator = create_operator(session, email=email, password=password, name=name)
-            created = {"email": operator.email, "password": password}
-        elif role_on(session, operator, page.account.id) is not None:
-            raise OperatorError(N_("このオペレーターは既にこのアカウントに参加しています。"))
-        set_role(session, operator, page.account.id, new_role)
-    except OperatorError as error:
-        return _operators_page(request, page, session, error=str(error), status=422)
-    record(
-        session,
-        action="operator.added",
-        account_id=page.account.id,
-        operator_id=page.operator.id,
-        target=f"operator:{operator.id}",
-        details={"email": operator.email, "role": new_role.key, "new": created is not None},
-    )
-    if created:
-        return _operators_page(request, page, session, created=created, status=201)
-    return redirect_to(
-        request, BASE.format(account_id=page.account.id) + "/operators", notice="saved"
-    )
-
-
-def _member(session: Session, page: AccountPage, operator_id: int) -> tuple[Operator, Role]:
-    """Another operator of this account whose role the acting operator may change."""
-    operator = session.get(Operator, operator_id)
-    current = role_on(session, operator, page.account.id) if operator else None
-    if operator is None or current is None:
-        raise PageError(404, N_("ページが見つかりません。"))
-    if operator.id == page.operator.id:
-        raise PageError(403, N_("自分自身の権限は変更できません。"))
-    if operator.is_owner or not may_assign(page.role, current):
-        raise PageError(403, N_("この権限を付与することはできません。"))
-    return operator, current
-
-
-@router.post(BASE + "/operators/{operator_id}/role")
-def change_role(
-    request: Request,
-    operator_id: int,
-    role: str = Form(""),
-    page: AccountPage = Depends(account_page(Role.ADMIN)),
-    session: Session = Depends(db_session, scope="function"),
-) -> Response:
-    operator, current = _member(session, page, operator_id)
-    new_role = _parse_role(role)
-    if not may_assign(page.role, new_role):
-        raise PageError(403, N_("この権限を付与することはできません。"))
-    if new_role != current:
-        set_role(session, operator, page.account.id, new_role)
-        record(
-            session,
-            action="operator.role_changed",
-            account_id=page.account.id,
-            operator_id=page.operator.id,
-            target=f"operator:{operator.id}",
-            details={"email": operator.email, "role": [current.key, new_role.key]},
-        )
-    return redirect_to(
-        request, BASE.format(account_id=page.account.id) + "/operators", notice="saved"
-    )
-
-
-@router.post(BASE + "/operators/{operator_id}/remove")
-def remove_operator(
-    request: Request,
-    operator_id: int,
-    page: AccountPage = Depends(account_page(Role.ADMIN)),
-    session: Session = Depends(db_session, scope="function"),
-) -> Response:
-    operator, current = _member(session, page, operator_id)
-    remove_role(session, operator.id, page.account.id)
-    record(
-        session,
-        action="operator.removed",
-        account_id=page.account.id,
-        operator_id=page.operator.id,
-        target=f"operator:{operator.id}",
-        details={"email": operator.email, "role": current.key},
-    )
-    return redirect_to(
-        request, BASE.format(account_id=page.account.id) + "/operators", notice="removed"
     )
