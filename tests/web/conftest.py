@@ -143,8 +143,11 @@ def live_server(database_url) -> Iterator[LiveServer]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module: Playwright's sync API keeps an asyncio loop running in
+    the main thread while it lives, which would break async tests run later in the same
+    worker process."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

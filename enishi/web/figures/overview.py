@@ -23,6 +23,36 @@ def _percent(values: list[float | None]) -> list[float | None]:
     return [None if v is None else round(v * 100, 3) for v in values]
 
 
+def _bar(name: str, x: list[str], y: list[Any], color: str, *, right: bool = False) -> dict:
+    trace = {"type": "bar", "name": name, "x": x, "y": y, "marker": {"color": color}}
+    return {**trace, "yaxis": "y2"} if right else trace
+
+
+def _line(
+    name: str,
+    x: list[str],
+    y: list[Any],
+    color: str,
+    *,
+    right: bool = False,
+    markers: bool = False,
+    **line: Any,
+) -> dict:
+    trace = {
+        "type": "scatter",
+        "mode": "lines+markers" if markers else "lines",
+        "name": name,
+        "x": x,
+        "y": y,
+        "line": {"color": color, **line},
+    }
+    return {**trace, "yaxis": "y2"} if right else trace
+
+
+def _series(daily: list[dict[str, Any]], key: str) -> list[Any]:
+    return [d[key] for d in daily]
+
+
 def _layout(y_title: str, y2_title: str | None = None, **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "height": 300,
@@ -46,32 +76,12 @@ def _layout(y_title: str, y2_title: str | None = None, **extra: Any) -> dict[str
 
 def friends_figure(daily: list[dict[str, Any]], t: Callable[..., str]) -> dict[str, Any]:
     x = _days(daily)
+    joined = [d["new_friends"] + d["refollows"] for d in daily]
     return {
         "data": [
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": t("フォロー中"),
-                "x": x,
-                "y": [d["following"] for d in daily],
-                "line": {"color": GREEN, "width": 2},
-            },
-            {
-                "type": "bar",
-                "name": t("新しい友だち"),
-                "x": x,
-                "y": [d["new_friends"] + d["refollows"] for d in daily],
-                "yaxis": "y2",
-                "marker": {"color": LIGHT},
-            },
-            {
-                "type": "bar",
-                "name": t("ブロック"),
-                "x": x,
-                "y": [d["blocks"] for d in daily],
-                "yaxis": "y2",
-                "marker": {"color": RED},
-            },
+            _line(t("フォロー中"), x, _series(daily, "following"), GREEN, width=2),
+            _bar(t("新しい友だち"), x, joined, LIGHT, right=True),
+            _bar(t("ブロック"), x, _series(daily, "blocks"), RED, right=True),
         ],
         "layout": _layout(t("フォロー中（人）"), t("1日あたり（人）"), barmode="group"),
     }
@@ -81,24 +91,11 @@ def blocks_figure(daily: list[dict[str, Any]], t: Callable[..., str]) -> dict[st
     x = _days(daily)
     layout = _layout(t("ブロック（人）"), t("ブロック率（%）"))
     layout["yaxis2"]["ticksuffix"] = "%"
+    rate = _percent(_series(daily, "block_rate"))
     return {
         "data": [
-            {
-                "type": "bar",
-                "name": t("ブロック"),
-                "x": x,
-                "y": [d["blocks"] for d in daily],
-                "marker": {"color": RED},
-            },
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": t("ブロック率"),
-                "x": x,
-                "y": _percent([d["block_rate"] for d in daily]),
-                "yaxis": "y2",
-                "line": {"color": INK},
-            },
+            _bar(t("ブロック"), x, _series(daily, "blocks"), RED),
+            _line(t("ブロック率"), x, rate, INK, right=True, markers=True),
         ],
         "layout": layout,
     }
@@ -108,24 +105,11 @@ def members_figure(daily: list[dict[str, Any]], t: Callable[..., str]) -> dict[s
     x = _days(daily)
     layout = _layout(t("ID連携（件）"), t("連携済みの割合（%）"))
     layout["yaxis2"]["ticksuffix"] = "%"
+    share = _percent(_series(daily, "linked_share"))
     return {
         "data": [
-            {
-                "type": "bar",
-                "name": t("その日のID連携"),
-                "x": x,
-                "y": [d["member_links"] for d in daily],
-                "marker": {"color": BLUE},
-            },
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": t("フォロー中のうち連携済み"),
-                "x": x,
-                "y": _percent([d["linked_share"] for d in daily]),
-                "yaxis": "y2",
-                "line": {"color": INK},
-            },
+            _bar(t("その日のID連携"), x, _series(daily, "member_links"), BLUE),
+            _line(t("フォロー中のうち連携済み"), x, share, INK, right=True),
         ],
         "layout": layout,
     }
@@ -143,37 +127,14 @@ def messages_figure(
             running, month = 0, key
         running += day["messages_sent"]
         totals.append(running)
-    data: list[dict[str, Any]] = [
-        {
-            "type": "bar",
-            "name": t("送信数"),
-            "x": x,
-            "y": [d["messages_sent"] for d in daily],
-            "marker": {"color": LIGHT},
-        },
-        {
-            "type": "scatter",
-            "mode": "lines",
-            "name": t("月の累計"),
-            "x": x,
-            "y": totals,
-            "yaxis": "y2",
-            "line": {"color": INK},
-        },
+    data = [
+        _bar(t("送信数"), x, _series(daily, "messages_sent"), LIGHT),
+        _line(t("月の累計"), x, totals, INK, right=True),
     ]
     limits = {m["month"]: m["limit"] for m in months}
     if any(limit is not None for limit in limits.values()):
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": t("月間上限"),
-                "x": x,
-                "y": [limits.get(d["date"].strftime("%Y-%m")) for d in daily],
-                "yaxis": "y2",
-                "line": {"color": RED, "dash": "dash"},
-            }
-        )
+        per_day = [limits.get(d["date"].strftime("%Y-%m")) for d in daily]
+        data.append(_line(t("月間上限"), x, per_day, RED, right=True, dash="dash"))
     return {"data": data, "layout": _layout(t("1日あたり（通）"), t("月の累計（通）"))}
 
 
@@ -181,23 +142,8 @@ def results_figure(daily: list[dict[str, Any]], t: Callable[..., str]) -> dict[s
     x = _days(daily)
     return {
         "data": [
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": t("クリック"),
-                "x": x,
-                "y": [d["clicks"] for d in daily],
-                "line": {"color": BLUE},
-            },
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": t("コンバージョン"),
-                "x": x,
-                "y": [d["conversions"] for d in daily],
-                "yaxis": "y2",
-                "line": {"color": GREEN},
-            },
+            _line(t("クリック"), x, _series(daily, "clicks"), BLUE),
+            _line(t("コンバージョン"), x, _series(daily, "conversions"), GREEN, right=True),
         ],
         "layout": _layout(t("クリック（回）"), t("コンバージョン（件）")),
     }
@@ -207,32 +153,12 @@ def revenue_figure(daily: list[dict[str, Any]], t: Callable[..., str]) -> dict[s
     x = _days(daily)
     layout = _layout(t("売上（円）"), t("ROAS（%）"), barmode="overlay")
     layout["yaxis2"]["ticksuffix"] = "%"
+    roas = _line("ROAS", x, _percent(_series(daily, "roas")), AMBER, right=True, markers=True)
     return {
         "data": [
-            {
-                "type": "bar",
-                "name": t("売上"),
-                "x": x,
-                "y": [d["revenue_jpy"] for d in daily],
-                "marker": {"color": LIGHT},
-            },
-            {
-                "type": "bar",
-                "name": t("配信経由の売上"),
-                "x": x,
-                "y": [d["attributed_revenue_jpy"] for d in daily],
-                "marker": {"color": GREEN},
-            },
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": "ROAS",
-                "x": x,
-                "y": _percent([d["roas"] for d in daily]),
-                "yaxis": "y2",
-                "line": {"color": AMBER},
-                "connectgaps": False,
-            },
+            _bar(t("売上"), x, _series(daily, "revenue_jpy"), LIGHT),
+            _bar(t("配信経由の売上"), x, _series(daily, "attributed_revenue_jpy"), GREEN),
+            {**roas, "connectgaps": False},
         ],
         "layout": layout,
     }
