@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from enishi.accounts.service import create_account
 from enishi.app import create_app
+from enishi.operators import passwords
 from enishi.operators.roles import Role
 from enishi.operators.service import create_operator, set_role
 from tests.conftest import make_settings
@@ -24,6 +26,14 @@ from tests.emulator.conftest import free_port, start_emulator  # noqa: F401 - a 
 
 PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch) -> None:
+    """Web tests create and log in operators thousands of times: argon2id at its lowest cost
+    keeps each hash at ~1 ms instead of ~100 ms. Production's cost is untouched
+    (tests/operators checks the real hasher's output)."""
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
 
 
 def csrf_of(html: str) -> str:
