@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
 from enishi.deps import db_session
+from enishi.operators.audit import record
 from enishi.operators.models import Operator, OperatorSession
 from enishi.operators.roles import Role
 from enishi.operators.service import AccountChoice, accounts_for, role_on
@@ -56,6 +58,24 @@ class AccountPage:
 
     def t(self, text: str, **values: object) -> str:
         return translate(self.lang, text, **values)
+
+    def audit(
+        self,
+        session: Session,
+        *,
+        action: str,
+        target: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Log what this operator did on this account (enishi.operators.audit.record)."""
+        record(
+            session,
+            action=action,
+            account_id=self.account.id,
+            operator_id=self.operator.id,
+            target=target,
+            details=details,
+        )
 
 
 def signed_in_with_any_password(

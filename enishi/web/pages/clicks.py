@@ -42,7 +42,6 @@ from enishi.analytics.csv_export import analysis_csv
 from enishi.delivery.models import Delivery
 from enishi.deps import db_session
 from enishi.kit.errors import ApiError
-from enishi.operators.audit import record
 from enishi.operators.roles import Role
 from enishi.segments.models import Segment
 from enishi.segments.service import count_segment
@@ -556,11 +555,9 @@ def create_click_segment(
         return _analysis_page(
             request, page, session, replace(form, errors={}), segment_form=segment_form, status=422
         )
-    record(
+    page.audit(
         session,
         action="segment.created",
-        account_id=page.account.id,
-        operator_id=page.operator.id,
         target=f"segment:{segment.id}",
         details={
             "name": segment.name,

@@ -26,7 +26,6 @@ from enishi.delivery.validation import MESSAGES_MAX
 from enishi.deps import AppState, app_state, db_session
 from enishi.friends.models import AttributeDef
 from enishi.kit.errors import ApiError
-from enishi.operators.audit import record
 from enishi.operators.roles import Role
 from enishi.segments.models import Segment
 from enishi.web.context import AccountPage, account_page
@@ -386,11 +385,9 @@ def _save(
         savepoint.rollback()
         add_problems(form, [(error.field or "form", error.message)])
         return None
-    record(
+    page.audit(
         session,
         action=action,
-        account_id=page.account.id,
-        operator_id=page.operator.id,
         target=f"delivery:{delivery.id}",
         details={"name": delivery.name, "audience": delivery.audience.get("type")},
     )
@@ -450,11 +447,9 @@ def _schedule(
         else:
             add_problems(form, [(error.field or "form", error.message)])
         return _compose(request, page, session, form, delivery, status=422)
-    record(
+    page.audit(
         session,
         action="delivery.scheduled",
-        account_id=page.account.id,
-        operator_id=page.operator.id,
         target=f"delivery:{delivery.id}",
         details={
             "send_at": delivery.send_at.isoformat() if delivery.send_at else None,
@@ -583,11 +578,9 @@ def _control(verb: str):
                 N_("この配信は今の状態（{state}）では操作できません。"),
                 state=STATUS_LABELS.get(delivery.status, delivery.status),
             ) from error
-        record(
+        page.audit(
             session,
             action=action,
-            account_id=page.account.id,
-            operator_id=page.operator.id,
             target=f"delivery:{delivery.id}",
             details={"name": delivery.name},
         )
@@ -620,11 +613,9 @@ def delete_delivery(
             N_("この配信は今の状態（{state}）では操作できません。"),
             state=STATUS_LABELS.get(delivery.status, delivery.status),
         ) from error
-    record(
+    page.audit(
         session,
         action="delivery.deleted",
-        account_id=page.account.id,
-        operator_id=page.operator.id,
         target=f"delivery:{delivery_id}",
         details={"name": name},
     )

@@ -22,7 +22,6 @@ from enishi.friends.queries import (
 from enishi.friends.timeline import timeline
 from enishi.inflow.models import InflowRoute
 from enishi.kit.errors import ApiError
-from enishi.operators.audit import record
 from enishi.operators.roles import Role
 from enishi.web.context import AccountPage, account_page
 from enishi.web.errors import PageError
@@ -188,11 +187,9 @@ def _edit(
             status=422,
         )
     if done:
-        record(
+        page.audit(
             session,
             action="friend.updated",
-            account_id=page.account.id,
-            operator_id=page.operator.id,
             target=f"friend:{friend.id}",
             details={"line_user_id": friend.line_user_id, "changes": done},
         )

@@ -23,7 +23,6 @@ from enishi.deps import AppState, app_state, db_session
 from enishi.friends.api import MAX_IMPORT_BYTES
 from enishi.friends.csv_io import export_csv, import_csv
 from enishi.kit.errors import ApiError
-from enishi.operators.audit import record
 from enishi.operators.roles import Role
 from enishi.web.context import AccountPage, account_page
 from enishi.web.errors import PageError
@@ -57,11 +56,9 @@ def export_friends(
     time in a session of its own; the export is audited before the first byte."""
     filters = list_filters(request)
     account_id, timezone = page.account.id, page.account.timezone
-    record(
+    page.audit(
         session,
         action="friends.exported",
-        account_id=account_id,
-        operator_id=page.operator.id,
         target=f"account:{account_id}",
         details={"filters": filter_query(filters)},
     )
@@ -136,11 +133,9 @@ def _run_import(
     with path.open("rb") as source:
         report = import_csv(state.sessions, page.account.id, source, apply=apply)
     if report["applied"]:
-        record(
+        page.audit(
             session,
             action="friends.imported",
-            account_id=page.account.id,
-            operator_id=page.operator.id,
             target=f"account:{page.account.id}",
             details={
                 key: report[key]

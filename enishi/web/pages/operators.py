@@ -9,7 +9,6 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from enishi.deps import db_session
-from enishi.operators.audit import record
 from enishi.operators.models import Operator
 from enishi.operators.passwords import one_time_password
 from enishi.operators.roles import ROLE_KEYS, Role, may_assign
@@ -112,11 +111,9 @@ def add_operator(
         set_role(session, operator, page.account.id, new_role)
     except OperatorError as error:
         return _operators_page(request, page, session, error=str(error), status=422)
-    record(
+    page.audit(
         session,
         action="operator.added",
-        account_id=page.account.id,
-        operator_id=page.operator.id,
         target=f"operator:{operator.id}",
         details={"email": operator.email, "role": new_role.key, "new": created is not None},
     )
@@ -154,11 +151,9 @@ def change_role(
         raise PageError(403, N_("この権限を付与することはできません。"))
     if new_role != current:
         set_role(session, operator, page.account.id, new_role)
-        record(
+        page.audit(
             session,
             action="operator.role_changed",
-            account_id=page.account.id,
-            operator_id=page.operator.id,
             target=f"operator:{operator.id}",
             details={"email": operator.email, "role": [current.key, new_role.key]},
         )
@@ -176,11 +171,9 @@ def remove_operator(
 ) -> Response:
     operator, current = _member(session, page, operator_id)
     remove_role(session, operator.id, page.account.id)
-    record(
+    page.audit(
         session,
         action="operator.removed",
-        account_id=page.account.id,
-        operator_id=page.operator.id,
         target=f"operator:{operator.id}",
         details={"email": operator.email, "role": current.key},
     )
@@ -214,11 +207,9 @@ def disable_operator(
     operator = _switchable(session, page, operator_id)
     if not operator.disabled:
         ended = set_disabled(session, operator, True)
-        record(
+        page.audit(
             session,
             action="operator.disabled",
-            account_id=page.account.id,
-            operator_id=page.operator.id,
             target=f"operator:{operator.id}",
             details={"email": operator.email, "sessions_ended": ended},
         )
@@ -239,11 +230,9 @@ def enable_operator(
     operator = _switchable(session, page, operator_id)
     if operator.disabled:
         set_disabled(session, operator, False)
-        record(
+        page.audit(
             session,
             action="operator.enabled",
-            account_id=page.account.id,
-            operator_id=page.operator.id,
             target=f"operator:{operator.id}",
             details={"email": operator.email},
         )

@@ -22,7 +22,6 @@ from enishi.inflow.service import (
     update_route,
 )
 from enishi.kit.errors import ApiError
-from enishi.operators.audit import record
 from enishi.operators.roles import Role
 from enishi.web.context import AccountPage, account_page
 from enishi.web.errors import PageError
@@ -149,11 +148,9 @@ def new_route(
         session.rollback()
         form = {"target": "new", "name": name, "code": code, "errors": _field_error(error)}
         return _list_page(request, page, session, state, form=form, status=422)
-    record(
+    page.audit(
         session,
         action="route.created",
-        account_id=page.account.id,
-        operator_id=page.operator.id,
         target=f"route:{route.id}",
         details={"name": route.name, "code": route.code},
     )
@@ -186,11 +183,9 @@ def edit_route(
     after = {"name": route.name, "code": route.code}
     changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
     if changes:
-        record(
+        page.audit(
             session,
             action="route.updated",
-            account_id=page.account.id,
-            operator_id=page.operator.id,
             target=f"route:{route.id}",
             details=changes,
         )

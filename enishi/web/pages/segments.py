@@ -19,7 +19,6 @@ from enishi.deps import db_session
 from enishi.friends import service as friends
 from enishi.inflow.models import InflowRoute
 from enishi.kit.errors import ApiError
-from enishi.operators.audit import record
 from enishi.operators.roles import Role
 from enishi.segments import service
 from enishi.segments.language import SegmentInvalid
@@ -328,11 +327,9 @@ def _save(
             status=422,
         )
     if details:
-        record(
+        page.audit(
             session,
             action=action,
-            account_id=page.account.id,
-            operator_id=page.operator.id,
             target=f"segment:{saved.id}",
             details=details,
         )
@@ -439,11 +436,9 @@ def duplicate_segment(
     """A copy named "<name> のコピー"; the builder opens on it."""
     original = _segment(session, page, segment_id)
     copy = service.duplicate_segment(session, original)
-    record(
+    page.audit(
         session,
         action="segment.created",
-        account_id=page.account.id,
-        operator_id=page.operator.id,
         target=f"segment:{copy.id}",
         details={"name": copy.name, "definition": copy.definition, "duplicate_of": original.id},
     )
@@ -462,11 +457,9 @@ def delete_segment(
     segment = _segment(session, page, segment_id)
     details = {"name": segment.name, "definition": segment.definition}
     service.delete_segment(session, segment)
-    record(
+    page.audit(
         session,
         action="segment.deleted",
-        account_id=page.account.id,
-        operator_id=page.operator.id,
         target=f"segment:{segment_id}",
         details=details,
     )

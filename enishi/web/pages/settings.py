@@ -18,7 +18,6 @@ from enishi.accounts.schemas import AccountPatch
 from enishi.accounts.service import create_api_key
 from enishi.db.base import utcnow
 from enishi.deps import AppState, app_state, db_session
-from enishi.operators.audit import record
 from enishi.operators.roles import Role
 from enishi.web.context import AccountPage, account_page
 from enishi.web.errors import PageError
@@ -137,11 +136,9 @@ def save_general(
                 changes[field] = [_plain(old), _plain(value)]
                 setattr(account, field, value)
     if changes:
-        record(
+        page.audit(
             session,
             action="settings.updated",
-            account_id=account.id,
-            operator_id=page.operator.id,
             target=f"account:{account.id}",
             details=changes,
         )
@@ -177,11 +174,9 @@ def save_channel(
     if patch.access_token:
         account.access_token_sealed = state.box.seal(patch.access_token)
     if given:
-        record(
+        page.audit(
             session,
             action="settings.channel_updated",
-            account_id=account.id,
-            operator_id=page.operator.id,
             target=f"account:{account.id}",
             details={"changed": sorted(given)},
         )
@@ -250,11 +245,9 @@ def create_key(
             error=N_("キーの名前を1〜100文字で入力してください。"),
         )
     key, full = create_api_key(session, page.account, name)
-    record(
+    page.audit(
         session,
         action="api_key.created",
-        account_id=page.account.id,
-        operator_id=page.operator.id,
         target=f"api_key:{key.id}",
         details={"name": name, "prefix": key.prefix},
     )
@@ -273,11 +266,9 @@ def revoke_key(
         raise PageError(404, N_("ページが見つかりません。"))
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        record(
+        page.audit(
             session,
             action="api_key.revoked",
-            account_id=page.account.id,
-            operator_id=page.operator.id,
             target=f"api_key:{key.id}",
             details={"name": key.name, "prefix": key.prefix},
         )
