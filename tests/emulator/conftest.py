@@ -55,12 +55,16 @@ class _ServerThread(threading.Thread):
             app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
         )
         self.server = uvicorn.Server(config)
+        # bound now, not when the thread gets to it: under load another process could
+        # take the free port in between ("address already in use")
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", port))
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def run(self) -> None:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve())
+        self.loop.run_until_complete(self.server.serve(sockets=[self.socket]))
 
     def wait_started(self) -> None:
         deadline = time.monotonic() + 10
