@@ -40,7 +40,8 @@ from enishi.webhook.models import PENDING, WebhookEvent
 from enishi.worker.registry import pollers
 from enishi.worker.runner import Worker
 from tests.conftest import make_settings
-from tests.emulator.conftest import RunningEmulator, _ServerThread, free_port, start_emulator
+from tests.emulator.conftest import RunningEmulator, start_emulator
+from tests.servers import ServerThread, reserve_port
 
 __all__ = ["E2E", "e2e", "start_e2e", "start_emulator"]
 
@@ -133,7 +134,7 @@ def start_e2e(
     shop_callback_url, redelivery, ...). The account is created with the channel's id,
     secret and token, and an API key.
     """
-    threads: list[_ServerThread] = []
+    threads: list[ServerThread] = []
 
     def start(
         *,
@@ -143,8 +144,8 @@ def start_e2e(
         account_name: str = "e2e店",
         **spec: Any,
     ) -> E2E:
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
+        reserved = reserve_port()
+        base_url = reserved.base_url
         channel_id = str(spec.pop("channel_id", DEFAULT_CHANNEL_ID))
         running = start_emulator(
             friends=friends,
@@ -176,10 +177,7 @@ def start_e2e(
             account.basic_id = running.channel.basic_id
             _, api_key = create_api_key(session, account, "e2e")
             account_id = account.id
-        thread = _ServerThread(app, port)
-        thread.start()
-        thread.wait_started()
-        threads.append(thread)
+        threads.append(ServerThread(app, reserved).begin())
         return E2E(
             base_url=base_url,
             app=app,
@@ -193,8 +191,7 @@ def start_e2e(
 
     yield start
     for thread in threads:
-        thread.server.should_exit = True
-        thread.join(timeout=30)
+        thread.stop(timeout=30)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from enishi.cli.demo_enishi import DemoFiles, demo_settings
 from enishi.db.base import utcnow
 from enishi.delivery.models import Delivery, DeliveryRecipient
 from enishi.tracking.models import Click
-from tests.emulator.conftest import _ServerThread, free_port
+from tests.servers import ServerThread, free_port, reserve_port
 
 FIELDS = {  # emulator ground truth -> enishi's record
     "friends": "friends",
@@ -47,16 +47,13 @@ def _printed_login(text: str) -> tuple[str, str]:
 
 
 def _overview_after_login(settings, email: str, password: str) -> httpx.Response:
-    port = free_port()
+    reserved = reserve_port()
     app = create_app(
-        settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"}),
-        run_worker=False,
+        settings.model_copy(update={"public_base_url": reserved.base_url}), run_worker=False
     )
-    server = _ServerThread(app, port)
-    server.start()
-    server.wait_started()
+    server = ServerThread(app, reserved).begin()
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=reserved.base_url, timeout=30) as client:
             form = client.get("/login")
             csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form.text)
             assert csrf, form.text
@@ -71,8 +68,7 @@ def _overview_after_login(settings, email: str, password: str) -> httpx.Response
             )
             return client.get("/", follow_redirects=True)
     finally:
-        server.server.should_exit = True
-        server.join(timeout=30)
+        server.stop(timeout=30)
 
 
 def test_demo_records_the_simulated_history_and_its_login_works(database_url, tmp_path):

@@ -1,28 +1,20 @@
-"""Run the emulator for real: uvicorn on a free loopback port, in a background thread."""
+"""Run the emulator for real: uvicorn on a reserved loopback port, in a background thread."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
 
 from enishi.emulator.app import create_app
 from enishi.emulator.channels import channel_from_spec
 from enishi.emulator.runtime import Emulator
 from enishi.emulator.state import Channel, EmulatorState
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import ServerThread, reserve_port
 
 
 @dataclass
@@ -48,32 +40,6 @@ class RunningEmulator:
         return {"authorization": f"Bearer {self.token}", **extra}
 
 
-class _ServerThread(threading.Thread):
-    def __init__(self, app, port: int) -> None:
-        super().__init__(daemon=True)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
-        # bound now, not when the thread gets to it: under load another process could
-        # take the free port in between ("address already in use")
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", port))
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    def run(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve(sockets=[self.socket]))
-
-    def wait_started(self) -> None:
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if not self.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("emulator did not start")
-            time.sleep(0.01)
-
-
 @pytest.fixture
 def start_emulator() -> Iterator[Callable[..., RunningEmulator]]:
     """Factory: start_emulator(friends=50, rate_limit_scale=0, **channel spec).
@@ -83,7 +49,7 @@ def start_emulator() -> Iterator[Callable[..., RunningEmulator]]:
     """
     from tests.emulator.openapi_check import ResponseRecorder
 
-    threads: list[_ServerThread] = []
+    threads: list[ServerThread] = []
     recorders: list[ResponseRecorder] = []
 
     def start(
@@ -104,19 +70,15 @@ def start_emulator() -> Iterator[Callable[..., RunningEmulator]]:
             webhook_retry_delays=webhook_retry_delays,
             tick_seconds=0,
         )
-        port = free_port()
         recorders.append(ResponseRecorder(create_app(emulator)))
-        thread = _ServerThread(recorders[-1], port)
-        thread.start()
-        thread.wait_started()
+        thread = ServerThread(recorders[-1]).begin()
         threads.append(thread)
         assert thread.loop is not None
-        return RunningEmulator(f"http://127.0.0.1:{port}", emulator, channel, thread.loop)
+        return RunningEmulator(thread.base_url, emulator, channel, thread.loop)
 
     yield start
     for thread in threads:
-        thread.server.should_exit = True
-        thread.join(timeout=10)
+        thread.stop()
     problems = [p for recorder in recorders for p in recorder.problems()]
     assert not problems, "responses that break LINE's spec:\n" + "\n".join(problems)
 
@@ -174,8 +136,8 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    port = free_port()
-    receiver = WebhookReceiver(f"http://127.0.0.1:{port}/webhook", [])
+    reserved = reserve_port()
+    receiver = WebhookReceiver(f"{reserved.base_url}/webhook", [])
 
     async def webhook(request: Request) -> Response:
         body = await request.body()
@@ -184,9 +146,7 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
             await asyncio.sleep(receiver.delay)
         return Response(status_code=receiver.status)
 
-    thread = _ServerThread(Starlette(routes=[Route("/webhook", webhook, methods=["POST"])]), port)
-    thread.start()
-    thread.wait_started()
+    app = Starlette(routes=[Route("/webhook", webhook, methods=["POST"])])
+    thread = ServerThread(app, reserved).begin()
     yield receiver
-    thread.server.should_exit = True
-    thread.join(timeout=10)
+    thread.stop()

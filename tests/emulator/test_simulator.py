@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -25,8 +24,8 @@ from enishi.emulator.population import generate_friends
 from enishi.emulator.simulator import SimulationError, Simulator
 from enishi.emulator.state import Channel, EmulatorState
 from enishi.emulator.webhooks import WebhookSender
-from tests.emulator.conftest import _ServerThread, free_port
 from tests.emulator.webhook_schema import check_callback, check_event
+from tests.servers import ServerThread
 
 T0 = 1_767_538_800.0  # Monday 2026-01-05 00:00 JST
 HOUR, DAY = 3600.0, 86400.0
@@ -233,7 +232,6 @@ def brand_site():
         orders.append((await request.json(), dict(request.headers)))
         return JSONResponse({"ok": True}, status_code=201)
 
-    port = free_port()
     app = Starlette(
         routes=[
             Route("/c/abc", tracked),
@@ -242,12 +240,9 @@ def brand_site():
             Route("/orders", order, methods=["POST"]),
         ]
     )
-    thread = _ServerThread(app, port)
-    thread.start()
-    thread.wait_started()
-    yield f"http://127.0.0.1:{port}", seen, orders
-    thread.server.should_exit = True
-    thread.join(timeout=10)
+    thread = ServerThread(app).begin()
+    yield thread.base_url, seen, orders
+    thread.stop()
 
 
 async def test_open_link_stops_at_the_landing_host(brand_site):
@@ -505,15 +500,14 @@ async def test_state_with_a_running_simulation_pickles_and_resumes():
     assert state.clock.now() == T0 + 4 * DAY and hooks.events
 
 
-async def test_backfill_90_days_of_10000_friends_is_fast():
+async def test_backfill_90_days_of_10000_friends():
+    # how fast is bench/emulator_simulation.py's figure, not a unit-test assertion
     state = EmulatorState(seed=1)
     state.clock.set_speed(0)
     state.clock.set(T0)
     channel = state.add_channel(Channel("2000000001", "f" * 32, "token"))
     sim = Simulator(state, WebhookSender(state), seed=1)
-    started = time.perf_counter()
     happened = await sim.backfill(channel, 90, 10_000)
-    assert time.perf_counter() - started < 60
     assert happened["follows"] == 10_000 and state.clock.now() == T0
     assert channel.counters["webhook_events_not_sent"] >= 10_000
     first = min(f.first_followed_at for f in channel.friends.values())

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import uvicorn
 
 from enishi.friends.models import FOLLOWING
 from enishi.friends.service import get_or_create_friend
 from enishi.line.signature import verify_signature
-from tests.emulator.conftest import free_port
+from tests.servers import ServerThread
 
 # the same channel as tests/conftest.py's api_account
 CHANNEL = {
@@ -72,19 +69,8 @@ def following_friend(session, account_id: int, line_user_id: str):
 def serve(app) -> Iterator[str]:
     """enishi over real HTTP next to the TestClient that already runs its lifespan (so
     this server does not run it a second time): the base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "enishi did not start"
-        time.sleep(0.01)
+    thread = ServerThread(app, lifespan="off").begin()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield thread.base_url
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        thread.stop()

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
@@ -22,7 +19,8 @@ from enishi.operators import passwords
 from enishi.operators.roles import Role
 from enishi.operators.service import create_operator, set_role
 from tests.conftest import make_settings
-from tests.emulator.conftest import free_port, start_emulator  # noqa: F401 - a fixture
+from tests.emulator.conftest import start_emulator  # noqa: F401 - a fixture
+from tests.servers import ServerThread, reserve_port
 
 PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"
@@ -134,23 +132,16 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(database_url) -> Iterator[LiveServer]:
-    """enishi on uvicorn in a thread, on a free port, with one account and its owner."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    app = create_app(make_settings(database_url, public_base_url=base_url), run_worker=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
+    """enishi on uvicorn in a thread, on a reserved port, with one account and its owner."""
+    reserved = reserve_port()
+    settings = make_settings(database_url, public_base_url=reserved.base_url)
+    app = create_app(settings, run_worker=False)
+    thread = ServerThread(app, reserved).begin()
     state = app.state.enishi
     account = add_account(state)
     add_operator(state, "owner@example.jp", None, None, is_owner=True)
-    yield LiveServer(base_url, state, account)
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield LiveServer(reserved.base_url, state, account)
+    thread.stop()
 
 
 @pytest.fixture(scope="module")
