@@ -34,6 +34,7 @@ screenshots: $(STAMP) browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.emulator_throughput
+	$(BIN)/python -m bench.emulator_simulation
 	$(BIN)/python -m bench.webhook_intake
 	$(BIN)/python -m bench.tracked_links
 	$(BIN)/python -m bench.segments

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +29,16 @@ class WebhookEvent(Base):
         UniqueConstraint("account_id", "webhook_event_id"),
         Index("ix_webhook_events_pending", "status", "event_ts"),
         Index("ix_webhook_events_user", "account_id", "line_user_id", "event_ts"),
+        # "an earlier pending event of the same friend?" reads only pending rows, however
+        # long the friend's processed history (partial index on both backends)
+        Index(
+            "ix_webhook_events_user_pending",
+            "account_id",
+            "line_user_id",
+            "event_ts",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

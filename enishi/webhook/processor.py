@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -123,7 +123,8 @@ def _earlier_pending_elsewhere(session: Session, events: Sequence[Event]) -> set
     blocker = exists().where(
         e.c.account_id == w.c.account_id,
         e.c.line_user_id == w.c.line_user_id,
-        e.c.status == PENDING,
+        # inline, so the planner can match the partial index ix_webhook_events_user_pending
+        e.c.status == literal(PENDING, literal_execute=True),
         earlier,
         e.c.id.not_in(ids),
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 22:03:08.380771
+Create Date: 2026-11-25 23:45:23.918367
 """
 
 from alembic import op
@@ -263,6 +263,7 @@ def upgrade() -> None:
     with op.batch_alter_table('webhook_events', schema=None) as batch_op:
         batch_op.create_index('ix_webhook_events_pending', ['status', 'event_ts'], unique=False)
         batch_op.create_index('ix_webhook_events_user', ['account_id', 'line_user_id', 'event_ts'], unique=False)
+        batch_op.create_index('ix_webhook_events_user_pending', ['account_id', 'line_user_id', 'event_ts'], unique=False, postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
 
     op.create_table('audit_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -580,6 +581,7 @@ def downgrade() -> None:
 
     op.drop_table('audit_log')
     with op.batch_alter_table('webhook_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_webhook_events_user_pending', postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
         batch_op.drop_index('ix_webhook_events_user')
         batch_op.drop_index('ix_webhook_events_pending')
 
