@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -20,6 +21,7 @@ from enishi.emulator.api import (
     narrowcast,
     oauth,
     richmenu,
+    richmenu_batch,
     users,
 )
 from enishi.emulator.api.base import JSONResponse
@@ -51,6 +53,7 @@ def create_app(emulator: Emulator) -> Starlette:
             *messages.routes,
             *narrowcast.routes,
             *users.routes,
+            *richmenu_batch.routes,
             *richmenu.routes,
             *audience.routes,
             *insight.routes,
@@ -65,9 +68,14 @@ def create_app(emulator: Emulator) -> Starlette:
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
-    """Unknown paths and methods answer in LINE's body format."""
+    """Unknown paths and methods answer in LINE's body format, with a request id as every
+    LINE response has."""
     message = "Not found" if exc.status_code == 404 else (exc.detail or "Error")
-    return JSONResponse({"message": message}, status_code=exc.status_code)
+    return JSONResponse(
+        {"message": message},
+        status_code=exc.status_code,
+        headers={"x-line-request-id": str(uuid.uuid4())},
+    )
 
 
 async def _tick(emulator: Emulator) -> None:

@@ -67,3 +67,14 @@ def jst_date(sim_seconds: float) -> str:
 
 def jst_month(sim_seconds: float) -> str:
     return datetime.fromtimestamp(sim_seconds, JST).strftime("%Y-%m")
+
+
+def is_date(value: str) -> bool:
+    """A real calendar date written yyyyMMdd, as LINE's `date` parameters are."""
+    if len(value) != 8 or not (value.isascii() and value.isdigit()):
+        return False
+    try:
+        datetime.strptime(value, "%Y%m%d")
+    except ValueError:
+        return False
+    return True

@@ -47,3 +47,16 @@ def bad_request(message: str) -> LineError:
 
 def not_found(message: str = NOT_FOUND) -> LineError:
     return LineError(404, message)
+
+
+def invalid_property(prop: str) -> LineError:
+    """A body property LINE cannot bind, e.g. a malformed user ID. `prop` is written as the
+    reference shows it for that endpoint (`'to'`, `to[1]`, `'userIds[0]'`)."""
+    return LineError(
+        400, f"The property, {prop}, in the request body is invalid (line: -, column: -)"
+    )
+
+
+def invalid_parameter(name: str) -> LineError:
+    """A malformed path or query parameter, e.g. a userId that is no user ID."""
+    return LineError(400, f"The value for the '{name}' parameter is invalid")

@@ -112,13 +112,13 @@ class WebhookSender:
         """What POST /v2/bot/channel/webhook/test answers: an empty events array sent now."""
         body = orjson.dumps({"destination": channel.bot_user_id, "events": []})
         attempt = await self._post(channel, url, body, [], False)
-        ok = attempt.outcome == "ok"
+        reason, detail = _TEST_RESULTS.get(attempt.outcome, ("UNCLASSIFIED", "N/A"))
         return {
-            "success": ok,
+            "success": attempt.outcome == "ok",
             "timestamp": _iso(self.state.clock.now()),
             "statusCode": attempt.status_code or 0,
-            "reason": "OK" if ok else _reason(attempt.outcome),
-            "detail": attempt.detail or str(attempt.status_code or ""),
+            "reason": reason,
+            "detail": detail or str(attempt.status_code),  # the status code for OK and errors
         }
 
     def _queue(self, channel: Channel) -> _ChannelQueue:
@@ -236,9 +236,10 @@ def _iso(sim_seconds: float) -> str:
     return datetime.fromtimestamp(sim_seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _reason(outcome: str) -> str:
-    return {
-        "http_error": "ERROR_STATUS_CODE",
-        "timeout": "REQUEST_TIMEOUT",
-        "connection_error": "COULD_NOT_CONNECT",
-    }.get(outcome, "ERROR")
+# attempt outcome -> the webhook test's (reason, detail); an empty detail means the status code
+_TEST_RESULTS = {
+    "ok": ("OK", ""),
+    "http_error": ("ERROR_STATUS_CODE", ""),
+    "timeout": ("REQUEST_TIMEOUT", "Request timeout"),
+    "connection_error": ("COULD_NOT_CONNECT", "Failure to connect"),
+}

@@ -21,6 +21,9 @@ from linebot.v3.audience import (
 from linebot.v3.audience import ApiClient as AudienceClient
 from linebot.v3.audience import ApiException as AudienceApiException
 from linebot.v3.audience import Configuration as AudienceConfiguration
+from linebot.v3.insight import ApiClient as InsightClient
+from linebot.v3.insight import Configuration as InsightConfiguration
+from linebot.v3.insight import Insight
 from linebot.v3.messaging import (
     AgeDemographicFilter,
     ApiClient,
@@ -51,6 +54,11 @@ def line(running) -> MessagingApi:
 def audiences(running) -> ManageAudience:
     config = AudienceConfiguration(host=running.base_url, access_token=running.token)
     return ManageAudience(AudienceClient(config))
+
+
+def insight(running) -> Insight:
+    config = InsightConfiguration(host=running.base_url, access_token=running.token)
+    return Insight(InsightClient(config))
 
 
 def raw(running) -> httpx.Client:
@@ -166,6 +174,13 @@ def test_empty_audience_stays_in_progress_and_list_filters(checked_emulator):
     in_progress = manage.get_audience_groups(page=1, status="IN_PROGRESS")
     assert [g.audience_group_id for g in in_progress.audience_groups] == [empty]
     assert raw(checked_emulator).get("/v2/bot/audienceGroup/list").status_code == 400
+    too_big = raw(checked_emulator).get(
+        "/v2/bot/audienceGroup/list", params={"page": 1, "size": 41}
+    )
+    assert too_big.json() == {  # the SDK would refuse to send it
+        "message": "size: must be less than or equal to 40",
+        "details": [{"message": "TOO_HIGH"}],
+    }
 
 
 def test_upload_errors(checked_emulator):
@@ -176,11 +191,23 @@ def test_upload_errors(checked_emulator):
         json={"description": "x", "audiences": [{"id": good[0]}, {"id": "U123"}, {"id": good[1]}]},
     )
     assert bad_id.status_code == 400
-    assert bad_id.json()["details"][0]["message"] == (
-        "UPLOAD_AUDIENCE_GROUP_INVALID_AUDIENCE_ID_FORMAT"
-    )
+    assert bad_id.json() == {  # LINE's reference, word for word
+        "message": "Invalid audience id format",
+        "details": [
+            {"message": "UPLOAD_AUDIENCE_GROUP_INVALID_AUDIENCE_ID_FORMAT", "property": "audiences"}
+        ],
+    }
     long = http.post("/v2/bot/audienceGroup/upload", json={"description": "a" * 121})
-    assert long.json()["details"][0]["message"] == "AUDIENCE_GROUP_NAME_SIZE_OVER"
+    assert long.json() == {
+        "message": "size over audienceGroupName",
+        "details": [{"message": "AUDIENCE_GROUP_NAME_SIZE_OVER"}],
+    }
+    long_job = http.post(
+        "/v2/bot/audienceGroup/upload",
+        json={"description": "x", "uploadDescription": "f" * 301, "audiences": [{"id": good[0]}]},
+    )
+    assert long_job.status_code == 400
+    assert long_job.json()["details"][0]["property"] == "uploadDescription"
     blank = http.post("/v2/bot/audienceGroup/upload", json={"description": "  "})
     assert blank.json()["details"][0]["message"] == "AUDIENCE_GROUP_NAME_EMPTY"
     too_many = http.post(
@@ -237,6 +264,16 @@ def test_click_and_impression_audiences(checked_emulator):
         CreateImpBasedAudienceGroupRequest(description="opened", requestId=request_id)
     )
     assert manage.get_audience_data(imp.audience_group_id).audience_group.audience_count == 55
+    raw_imp = raw(checked_emulator).post(
+        "/v2/bot/audienceGroup/imp", json={"description": "opened 2", "requestId": request_id}
+    )
+    # the reference's example answer carries the same fields as the other create endpoints
+    assert raw_imp.json().keys() >= {
+        "createRoute",
+        "permission",
+        "expireTimestamp",
+        "isIfaAudience",
+    }
     status, body = error_of(
         lambda: manage.create_imp_based_audience_group(
             CreateImpBasedAudienceGroupRequest(description="x", requestId="no-such-request")
@@ -457,11 +494,20 @@ def test_progress_phases(checked_emulator, monkeypatch):
             seen.append(progress.phase)
         if progress.phase == "waiting":
             assert progress.target_count is None and progress.completed_time is None
+            # LINE: `delivered` is null until every message has been sent
+            assert (
+                insight(checked_emulator).get_message_event(request_id).overview.delivered is None
+            )
         time.sleep(0.02)
     assert seen == ["waiting", "sending", "succeeded"]
-    assert error_of(lambda: line(checked_emulator).get_narrowcast_progress("x")) == (
+    assert insight(checked_emulator).get_message_event(request_id).overview.delivered == 60
+    assert error_of(lambda: line(checked_emulator).get_narrowcast_progress(str(uuid.uuid4()))) == (
         404,
         {"message": "Not found"},
+    )
+    assert error_of(lambda: line(checked_emulator).get_narrowcast_progress("x")) == (
+        400,
+        {"message": "The value for the 'requestId' parameter is invalid"},
     )
     assert raw(checked_emulator).get("/v2/bot/message/progress/narrowcast").status_code == 400
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import struct
+import uuid
 import zlib
 
 import httpx
@@ -187,7 +188,10 @@ def test_image_errors(checked_emulator):
     too_big = png() + b"\x00" * (1024 * 1024)
     assert upload(too_big, "image/png").status_code == 413
     wrong_size = upload(png(2500, 1686), "image/png")
-    assert wrong_size.status_code == 400 and "2500x1686" in wrong_size.json()["message"]
+    assert (wrong_size.status_code, wrong_size.json()) == (
+        400,
+        {"message": "The image size is not allowed for richmenu"},
+    )
     assert upload(jpeg(), "image/png").status_code == 400  # JPEG bytes declared as PNG
     assert upload(b"GIF89a" + b"\x00" * 20, "image/jpeg").status_code == 400
     assert http.get(url).status_code == 404  # nothing stored by the failures
@@ -268,7 +272,21 @@ def test_bulk_link_and_unlink(checked_emulator):
         {"message": "Size must be between 1 and 500", "property": "userIds"}
     ]
     bad_id = http.post("/v2/bot/richmenu/bulk/unlink", json={"userIds": [users[0], "x"]})
-    assert bad_id.json()["details"][0]["property"] == "userIds[1]"
+    assert (bad_id.status_code, bad_id.json()) == (
+        400,
+        {
+            "message": "The property, 'userIds[1]', in the request body is invalid (line: -, column: -)"
+        },
+    )
+    malformed = http.post("/v2/bot/richmenu/bulk/link", json={"richMenuId": "x", "userIds": users})
+    assert malformed.json() == {
+        "message": "The request body has 1 error(s)",
+        "details": [{"message": "invalid richMenuId", "property": "richMenuId"}],
+    }
+    unknown = http.post(
+        "/v2/bot/richmenu/bulk/link", json={"richMenuId": "richmenu-" + "5" * 32, "userIds": users}
+    )
+    assert (unknown.status_code, unknown.json()) == (404, {"message": "richmenu not found"})
 
 
 def test_deleting_a_menu_clears_default_and_links(checked_emulator):
@@ -318,6 +336,10 @@ def test_aliases(checked_emulator):
         {"message": "richmenu alias not found"},
     )
     assert error_of(lambda: line.delete_rich_menu_alias("tab-b"))[0] == 404
+    assert error_of(lambda: line.get_rich_menu_alias("Tab B")) == (  # no alias ID at all
+        400,
+        {"message": "The value for the 'richMenuAliasId' parameter is invalid"},
+    )
     assert (
         error_of(
             lambda: line.update_rich_menu_alias(
@@ -346,7 +368,13 @@ def test_alias_errors(checked_emulator):
     no_image = http.post(
         "/v2/bot/richmenu/alias", json={"richMenuAliasId": "x", "richMenuId": bare}
     )
-    assert no_image.json()["message"] == "must upload richmenu image before applying it to user"
+    assert (no_image.status_code, no_image.json()) == (400, {"message": "richmenu not found"})
+    malformed = http.post(
+        "/v2/bot/richmenu/alias", json={"richMenuAliasId": "x", "richMenuId": "x"}
+    )
+    assert malformed.json()["details"] == [
+        {"message": "invalid richMenuId", "property": "richMenuId"}
+    ]
     assert checked_emulator.channel.rich_menu_aliases == {}
 
 
@@ -366,13 +394,35 @@ def test_batch_replace_and_unlink_all(checked_emulator):
     assert {friends[u].rich_menu_id for u in users} == {new}
     line.rich_menu_batch(RichMenuBatchRequest(operations=[RichMenuBatchUnlinkAllOperation()]))
     assert {friends[u].rich_menu_id for u in users} == {None}
-    assert error_of(lambda: line.get_rich_menu_batch_progress("no-such-request"))[0] == 404
-    invalid = raw(checked_emulator).post(
-        "/v2/bot/richmenu/validate/batch",
-        json={"operations": [{"type": "unlink", "from": "richmenu-" + "4" * 32}]},
-    )
-    assert invalid.status_code == 400
-    assert invalid.json()["details"][0]["property"] == "operations[0].from"
+    assert error_of(lambda: line.get_rich_menu_batch_progress(str(uuid.uuid4())))[0] == 404
+    assert error_of(lambda: line.get_rich_menu_batch_progress("no-such-request"))[0] == 400
+
+
+def test_batch_errors_are_lines(checked_emulator):
+    http = raw(checked_emulator)
+    menu, bare = new_menu(checked_emulator), new_menu(checked_emulator, image=False, name="bare")
+
+    def validate(*operations: dict) -> httpx.Response:
+        return http.post("/v2/bot/richmenu/validate/batch", json={"operations": list(operations)})
+
+    unknown = validate({"type": "unlink", "from": "richmenu-" + "4" * 32})
+    assert (unknown.status_code, unknown.json()) == (404, {"message": "richmenu not found"})
+    assert validate({"type": "unlink", "from": "x"}).json()["details"] == [
+        {"message": "invalid richMenuId", "property": "operations[0].from"}
+    ]
+    twice = validate({"type": "unlink", "from": menu}, {"type": "link", "from": menu, "to": menu})
+    assert twice.json()["details"] == [
+        {"message": f"from richmenu ({menu}) is duplicated", "property": "operations[].from"}
+    ]
+    mixed = validate({"type": "unlinkAll"}, {"type": "unlink", "from": menu})
+    assert mixed.json()["details"] == [
+        {
+            "message": "'unlinkAll' type can't be combined with other type",
+            "property": "operations[].type",
+        }
+    ]
+    no_image = validate({"type": "link", "from": menu, "to": bare})
+    assert no_image.status_code == 400
 
 
 def test_rate_limit_classes(start_emulator):

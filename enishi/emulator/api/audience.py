@@ -25,6 +25,7 @@ from enishi.emulator.validation import validate_user_id
 AUDIENCES_MAX = 1000
 UPLOAD_IDS_MAX = 10_000
 DESCRIPTION_MAX = 120
+UPLOAD_DESCRIPTION_MAX = 300
 RETENTION_S = 180 * 86400
 RETARGETING_WINDOW_S = 60 * 86400
 RETARGETING_MIN = 50
@@ -36,8 +37,17 @@ _IFA = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+# error code -> LINE's message, where the reference shows it (others answer with the code)
+MESSAGES = {
+    "AUDIENCE_GROUP_NOT_FOUND": "audience group not found",
+    "AUDIENCE_GROUP_NAME_SIZE_OVER": "size over audienceGroupName",
+    "UPLOAD_AUDIENCE_GROUP_INVALID_AUDIENCE_ID_FORMAT": "Invalid audience id format",
+}
+
+
 def audience_error(code: str, prop: str | None = None, message: str | None = None) -> LineError:
     """LINE's audience errors carry a code such as AUDIENCE_GROUP_NOT_FOUND in details."""
+    message = message or MESSAGES.get(code)
     detail = {"message": code}
     if prop is not None:
         detail["property"] = prop
@@ -45,7 +55,7 @@ def audience_error(code: str, prop: str | None = None, message: str | None = Non
 
 
 def not_found() -> LineError:
-    return audience_error("AUDIENCE_GROUP_NOT_FOUND", message="audience group not found")
+    return audience_error("AUDIENCE_GROUP_NOT_FOUND")
 
 
 def status_of(audience: dict[str, Any], now: float) -> str:
@@ -88,12 +98,20 @@ def _check_description(body: dict[str, Any], key: str = "description") -> str:
     if description is not None and not isinstance(description, str):
         require([(key, "Must be a string")])
     if not description or not description.strip():
-        raise audience_error("AUDIENCE_GROUP_NAME_EMPTY", key)
+        raise audience_error("AUDIENCE_GROUP_NAME_EMPTY")
     if len(description) > DESCRIPTION_MAX:
-        raise audience_error("AUDIENCE_GROUP_NAME_SIZE_OVER", key)
+        raise audience_error("AUDIENCE_GROUP_NAME_SIZE_OVER")
     if _CONTROL.search(description):
-        raise audience_error("AUDIENCE_GROUP_NAME_WRONG", key)
+        raise audience_error("AUDIENCE_GROUP_NAME_WRONG")
     return description
+
+
+def _upload_description(body: dict[str, Any]) -> str | None:
+    """The job's optional `uploadDescription`, at most 300 characters."""
+    value = body.get("uploadDescription")
+    if value is not None and (not isinstance(value, str) or len(value) > UPLOAD_DESCRIPTION_MAX):
+        require([("uploadDescription", f"size must be between 0 and {UPLOAD_DESCRIPTION_MAX}")])
+    return value
 
 
 def _check_ids(body: dict[str, Any], ifa: bool, *, required: bool) -> list[str]:
@@ -141,7 +159,7 @@ def _new_audience(call: Call, kind: str, description: str, **extra: Any) -> dict
     return audience
 
 
-def _add_job(call: Call, audience: dict[str, Any], ids: list[str], description: Any) -> None:
+def _add_job(call: Call, audience: dict[str, Any], ids: list[str], description: str | None) -> None:
     members = audience["members"]
     before = len(members)
     members.update(ids)
@@ -155,7 +173,7 @@ def _add_job(call: Call, audience: dict[str, Any], ids: list[str], description: 
         "audienceCount": len(members) - before,
         "created": int(call.now),
     }
-    if isinstance(description, str) and description:
+    if description:
         job["description"] = description
     audience["jobs"].append(job)
 
@@ -184,10 +202,11 @@ async def create_upload(request: Request, call: Call) -> Response:
     ifa = body.get("isIfaAudience", False)
     if not isinstance(ifa, bool):
         require([("isIfaAudience", "Must be a boolean")])
+    upload_description = _upload_description(body)
     ids = _check_ids(body, ifa, required=False)
     audience = _new_audience(call, "UPLOAD", description, isIfaAudience=ifa)
     if ids:
-        _add_job(call, audience, ids, body.get("uploadDescription"))
+        _add_job(call, audience, ids, upload_description)
     return JSONResponse(_created_body(audience), status_code=202)
 
 
@@ -202,8 +221,9 @@ async def add_upload(request: Request, call: Call) -> Response:
         raise not_found()
     if status_of(audience, call.now) == "EXPIRED":
         raise audience_error("AUDIENCE_GROUP_CAN_NOT_UPLOAD_STATUS_EXPIRED")
+    upload_description = _upload_description(body)
     ids = _check_ids(body, audience["isIfaAudience"], required=True)
-    _add_job(call, audience, ids, body.get("uploadDescription"))
+    _add_job(call, audience, ids, upload_description)
     return JSONResponse({}, status_code=202)
 
 
@@ -249,10 +269,7 @@ async def create_imp(request: Request, call: Call) -> Response:
     request_id, _ = _retargeting_source(call, body)
     audience = _new_audience(call, "IMP", description, requestId=request_id)
     _settle_retargeting(audience, impressed_users(call.channel, request_id))
-    body_out = _created_body(audience)
-    for key in ("permission", "expireTimestamp", "isIfaAudience", "createRoute"):
-        body_out.pop(key)  # the imp response carries fewer fields (manage-audience.yml)
-    return JSONResponse(body_out, status_code=202)
+    return JSONResponse(_created_body(audience), status_code=202)
 
 
 def _audience_from_path(request: Request, call: Call) -> dict[str, Any]:
@@ -297,15 +314,25 @@ def _int_param(request: Request, name: str, default: int | None) -> int:
     return int(raw)
 
 
+def _check_range(name: str, value: int, low: int, high: int | None) -> None:
+    """LINE's answer to an out-of-range list parameter: `size: must be ...` with a code."""
+    if value < low:
+        raise LineError(
+            400, f"{name}: must be greater than or equal to {low}", [{"message": "TOO_LOW"}]
+        )
+    if high is not None and value > high:
+        raise LineError(
+            400, f"{name}: must be less than or equal to {high}", [{"message": "TOO_HIGH"}]
+        )
+
+
 @line_api("list_audiences", limit="audience")
 async def list_audiences(request: Request, call: Call) -> Response:
     page = _int_param(request, "page", None)
     size = _int_param(request, "size", LIST_SIZE_DEFAULT)
+    _check_range("page", page, 1, None)
+    _check_range("size", size, 1, LIST_SIZE_MAX)
     problems = []
-    if page < 1:
-        problems.append(("page", "Must be greater than or equal to 1"))
-    if not 1 <= size <= LIST_SIZE_MAX:
-        problems.append(("size", f"Must be between 1 and {LIST_SIZE_MAX}"))
     status = request.query_params.get("status")
     if status is not None and status not in STATUSES:
         problems.append(("status", f"Must be one of the following values: [{', '.join(STATUSES)}]"))

@@ -35,6 +35,11 @@ RETRY_KEY_TTL_S = 24 * 3600
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+def is_uuid(value: str) -> bool:
+    """The form of request IDs and retry keys."""
+    return _UUID.match(value) is not None
+
+
 class JSONResponse(Response):
     media_type = "application/json"
 
@@ -160,7 +165,7 @@ def _retry_key(request: Request, channel: Channel, emulator: Emulator, *, allowe
         return None
     if not allowed:
         raise LineError(400, "The retry key is not supported for this API")
-    if not _UUID.match(key):
+    if not is_uuid(key):
         raise LineError(400, "The retry key must be a UUID")
     key = key.lower()
     record = channel.retry_keys.get(key)

@@ -9,7 +9,6 @@ link. Like LINE, interaction figures under 20 are answered as null.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,12 +17,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from enishi.emulator.api.base import Call, JSONResponse, line_api, require
-from enishi.emulator.clock import JST, jst_date
-from enishi.emulator.errors import not_found
+from enishi.emulator.clock import JST, is_date, jst_date
+from enishi.emulator.errors import LineError, not_found
 from enishi.emulator.state import Channel, Friend
 
 PRIVACY_FLOOR = 20  # LINE hides interaction counts below this
-_DATE = re.compile(r"^\d{8}$")
+DELIVERIES_COUNTED_SINCE = "20170301"  # earlier dates answer out_of_service
+FOLLOWERS_COUNTED_SINCE = "20161101"
 DELIVERY_FIELDS = {  # insight field -> delivery kind counted in channel.delivery_counts
     "apiBroadcast": "broadcast",
     "apiPush": "push",
@@ -74,10 +74,11 @@ def sent_request(channel: Channel, request_id: str) -> dict[str, Any] | None:
         }
     narrowcast = channel.narrowcasts.get(request_id)
     if narrowcast is not None:
+        finished = narrowcast["phase"] in ("succeeded", "failed")
         return {
             "kind": "narrowcast",
             "at": narrowcast.get("sentAt") or narrowcast["acceptedAt"],
-            "delivered": narrowcast["successCount"],
+            "delivered": narrowcast["successCount"] if finished else None,
             "messages": narrowcast["messages"],
             "recipients": narrowcast["recipients"],
         }
@@ -143,34 +144,41 @@ async def message_event(request: Request, call: Call) -> Response:
         "uniqueMediaPlayed": None,
         "uniqueMediaPlayed100Percent": None,
     }
+    if overview["delivered"] is None:
+        # LINE: null until every message is sent; insight.yml does not let it be null, so
+        # the emulator leaves it out (clients read both as "no value")
+        del overview["delivered"]
+    # a read displays every bubble once; rows whose figures are all hidden are left out,
+    # so under the floor both arrays are empty, as LINE answers
+    impressions = hidden_under_floor(len(impressed))
     messages = [
-        # a read displays every bubble once
-        {"seq": seq, "impression": hidden_under_floor(len(impressed)), **null_media}
+        {"seq": seq, "impression": impressions, **null_media}
         for seq in range(1, len(sent["messages"]) + 1)
+        if impressions is not None
     ]
     click_rows = [
         {
             "seq": _url_seq(sent["messages"], url),
             "url": url,
-            "click": hidden_under_floor(len(users)),
-            "uniqueClick": hidden_under_floor(len(users)),
-            "uniqueClickOfRequest": hidden_under_floor(len(users)),
+            "click": len(users),
+            "uniqueClick": len(users),
+            "uniqueClickOfRequest": len(users),
         }
         for url, users in clicks.items()
+        if hidden_under_floor(len(users)) is not None
     ]
     return JSONResponse({"overview": overview, "messages": messages, "clicks": click_rows})
 
 
 def _date_param(request: Request, call: Call, *, required: bool) -> str:
+    """The `date` (yyyyMMdd, JST); insight answers a bad one with a bare 'Bad Request'."""
     date = request.query_params.get("date")
     if date is None and not required:
         return jst_date(call.now - 86400)  # yesterday
-    if not date or not _DATE.match(date):
-        require([("date", "must be in the format yyyyMMdd (UTC+9)")])
-    try:
-        datetime.strptime(date, "%Y%m%d")
-    except ValueError:
-        require([("date", "must be in the format yyyyMMdd (UTC+9)")])
+    if date is None:
+        raise LineError(400, "date is required")
+    if not is_date(date):
+        raise LineError(400, "Bad Request")
     return date
 
 
@@ -183,6 +191,8 @@ def _end_of_day(date: str) -> float:
 @line_api("insight_message_delivery", limit="hourly60")
 async def message_delivery(request: Request, call: Call) -> Response:
     date = _date_param(request, call, required=True)
+    if date < DELIVERIES_COUNTED_SINCE:
+        return JSONResponse({"status": "out_of_service"})
     if date >= jst_date(call.now):  # counted after the day ends
         return JSONResponse({"status": "unready"})
     counts = call.channel.delivery_counts
@@ -197,6 +207,8 @@ async def message_delivery(request: Request, call: Call) -> Response:
 @line_api("insight_followers", limit="hourly60")
 async def followers(request: Request, call: Call) -> Response:
     date = _date_param(request, call, required=False)
+    if date < FOLLOWERS_COUNTED_SINCE:
+        return JSONResponse({"status": "out_of_service"})
     if date >= jst_date(call.now):
         return JSONResponse({"status": "unready"})
     end = _end_of_day(date)

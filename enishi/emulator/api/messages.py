@@ -11,9 +11,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from enishi.emulator.api.base import Call, JSONResponse, json_object, line_api, require
-from enishi.emulator.clock import jst_date, jst_month
+from enishi.emulator.clock import is_date, jst_date, jst_month
 from enishi.emulator.delivery import check_quota, deliver, reachable
-from enishi.emulator.errors import INVALID_REPLY_TOKEN, LineError
+from enishi.emulator.errors import (
+    INVALID_REPLY_TOKEN,
+    LineError,
+    invalid_parameter,
+    invalid_property,
+)
 from enishi.emulator.validation import (
     validate_custom_aggregation_units,
     validate_messages,
@@ -23,7 +28,8 @@ from enishi.emulator.validation import (
 REPLY_TOKEN_TTL_S = 60
 REDELIVERED_REPLY_LIMIT_S = 20 * 60
 MULTICAST_MAX = 500
-_DATE = re.compile(r"^\d{8}$")
+DELIVERY_COUNTS_SINCE = "20180331"  # when LINE started counting sent messages
+_TARGET = re.compile(r"^[UCR][0-9a-f]{32}$")  # a user, group or room ID
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,6 +88,8 @@ async def push(request: Request, call: Call) -> Response:
     problems = []
     if not isinstance(to, str) or not to:
         problems.append(("to", "must be specified"))
+    elif not _TARGET.match(to):
+        raise invalid_property("'to'")
     problems += validate_messages(body.get("messages"))
     require(problems)
     messages = body["messages"]
@@ -118,9 +126,9 @@ async def multicast(request: Request, call: Call) -> Response:
     if not isinstance(to, list) or not 1 <= len(to) <= MULTICAST_MAX:
         problems.append(("to", f"Size must be between 1 and {MULTICAST_MAX}"))
     else:
-        problems += [
-            (f"to[{i}]", "invalid user ID") for i, uid in enumerate(to) if not validate_user_id(uid)
-        ]
+        for i, uid in enumerate(to):
+            if not validate_user_id(uid):  # only user IDs: no group or room IDs
+                raise invalid_property(f"to[{i}]")
     problems += validate_messages(body.get("messages"))
     require(problems)
     messages = body["messages"]
@@ -196,8 +204,10 @@ def _delivery_count(kind: str):
     @line_api(f"delivery_{kind}")
     async def count(request: Request, call: Call) -> Response:
         date = request.query_params.get("date", "")
-        if not _DATE.match(date):
-            require([("date", "must be in the format yyyyMMdd (UTC+9)")])
+        if not is_date(date):
+            raise invalid_parameter("date")
+        if date < DELIVERY_COUNTS_SINCE:
+            return JSONResponse({"status": "out_of_service"})
         if date >= jst_date(call.now):  # today's figures are not aggregated yet
             return JSONResponse({"status": "unready"})
         return JSONResponse(

@@ -1,8 +1,9 @@
-"""Rich menus: objects, images, the default menu, per-user links, aliases and batches.
+"""Rich menus: objects, images, the default menu, per-user links and aliases (batch control
+is in richmenu_batch.py).
 
-LINE_PLATFORM.md §7. Images are served on the same paths as api-data.line.me. Bulk link,
-bulk unlink and batch answer 202 like LINE and take effect before the answer, a valid
-instance of "finishes asynchronously".
+LINE_PLATFORM.md §7. Images are served on the same paths as api-data.line.me. Bulk link and
+bulk unlink answer 202 like LINE and take effect before the answer, a valid instance of
+"finishes asynchronously".
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from enishi.emulator.api.base import Call, JSONResponse, json_object, line_api, require
-from enishi.emulator.errors import LineError, not_found
+from enishi.emulator.api.base import (
+    Call,
+    JSONResponse,
+    json_object,
+    line_api,
+    require,
+)
+from enishi.emulator.errors import LineError, invalid_parameter, invalid_property, not_found
 from enishi.emulator.state import Channel
 from enishi.emulator.validation import validate_rich_menu, validate_user_id
 
@@ -26,14 +33,14 @@ RICH_MENUS_MAX = 1000
 ALIASES_MAX = 1000
 IMAGE_MAX_BYTES = 1024 * 1024
 BULK_USERS_MAX = 500
-BATCH_OPERATIONS_MAX = 1000
-BATCH_TTL_S = 14 * 86400
 ALIAS_ID = re.compile(r"^[a-z0-9_-]{1,32}$")
-RESUME_KEY = re.compile(r"^[a-zA-Z0-9_-]{1,100}$")
+RICH_MENU_ID = re.compile(r"^richmenu-[0-9a-f]{32}$")
 IMAGE_TYPES = {"image/jpeg": "jpeg", "image/png": "png"}
 
 NEEDS_IMAGE = "must upload richmenu image before applying it to user"
 IMAGE_UPLOADED = "An image has already been uploaded to the richmenu"
+IMAGE_SIZE_NOT_ALLOWED = "The image size is not allowed for richmenu"
+INVALID_RICH_MENU_ID = "invalid richMenuId"
 INVALID_USER_ID = "The value for the 'userId' parameter is invalid"
 NO_DEFAULT = "no default richmenu"
 USER_HAS_NONE = "the user has no richmenu"
@@ -183,13 +190,8 @@ async def upload_image(request: Request, call: Call) -> Response:
     size = image_size(data, kind)
     if size is None:
         raise LineError(400, f"The image is not a valid {kind.upper()} image")
-    expected = (menu["size"]["width"], menu["size"]["height"])
-    if size != expected:
-        raise LineError(
-            400,
-            f"The image size {size[0]}x{size[1]} does not match the rich menu size "
-            f"{expected[0]}x{expected[1]}",
-        )
+    if size != (menu["size"]["width"], menu["size"]["height"]):
+        raise LineError(400, IMAGE_SIZE_NOT_ALLOWED)
     call.channel.rich_menu_images[rich_menu_id] = (content_type, data)
     return JSONResponse({})
 
@@ -266,16 +268,24 @@ async def get_user_menu(request: Request, call: Call) -> Response:
 
 
 def _user_ids(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """Problems with `userIds`; a malformed ID is LINE's property error, raised at once."""
     user_ids = body.get("userIds")
     if user_ids is None:
         return [("userIds", "must be specified")]
     if not isinstance(user_ids, list) or not 1 <= len(user_ids) <= BULK_USERS_MAX:
         return [("userIds", f"Size must be between 1 and {BULK_USERS_MAX}")]
-    return [
-        (f"userIds[{i}]", "invalid user ID")
-        for i, uid in enumerate(user_ids)
-        if not validate_user_id(uid)
-    ]
+    for i, uid in enumerate(user_ids):
+        if not validate_user_id(uid):
+            raise invalid_property(f"'userIds[{i}]'")
+    return []
+
+
+def rich_menu_id_problems(value: Any, prop: str) -> list[tuple[str, str]]:
+    if not isinstance(value, str) or not value:
+        return [(prop, "must be specified")]
+    if not RICH_MENU_ID.match(value):
+        return [(prop, INVALID_RICH_MENU_ID)]
+    return []
 
 
 @line_api("bulk_link_rich_menu")
@@ -283,9 +293,9 @@ async def bulk_link(request: Request, call: Call) -> Response:
     body = await json_object(request)
     problems = _user_ids(body)
     rich_menu_id = body.get("richMenuId")
-    if not isinstance(rich_menu_id, str) or not rich_menu_id:
-        problems.insert(0, ("richMenuId", "must be specified"))
-    require(problems)
+    require(rich_menu_id_problems(rich_menu_id, "richMenuId") + problems)
+    if rich_menu_id not in call.channel.rich_menus:
+        raise not_found(RICH_MENU_NOT_FOUND)
     _applicable(call, rich_menu_id)
     friends = call.channel.friends
     for user_id in body["userIds"]:
@@ -311,13 +321,15 @@ async def bulk_unlink(request: Request, call: Call) -> Response:
 
 
 def _alias_target(call: Call, body: dict[str, Any]) -> str:
+    """The menu an alias points at; LINE answers 'richmenu not found' both for a missing
+    menu and for one without its image."""
     rich_menu_id = body.get("richMenuId")
-    if not isinstance(rich_menu_id, str) or not rich_menu_id:
-        require([("richMenuId", "must be specified")])
-    if rich_menu_id not in call.channel.rich_menus:
+    require(rich_menu_id_problems(rich_menu_id, "richMenuId"))
+    if (
+        rich_menu_id not in call.channel.rich_menus
+        or rich_menu_id not in call.channel.rich_menu_images
+    ):
         raise LineError(400, RICH_MENU_NOT_FOUND)
-    if rich_menu_id not in call.channel.rich_menu_images:
-        raise LineError(400, NEEDS_IMAGE)
     return rich_menu_id
 
 
@@ -340,6 +352,8 @@ async def create_alias(request: Request, call: Call) -> Response:
 
 
 def _alias(call: Call, alias_id: str) -> str:
+    if not ALIAS_ID.match(alias_id):
+        raise invalid_parameter("richMenuAliasId")
     rich_menu_id = call.channel.rich_menu_aliases.get(alias_id)
     if rich_menu_id is None:
         raise not_found(ALIAS_NOT_FOUND)
@@ -377,91 +391,10 @@ async def list_aliases(request: Request, call: Call) -> Response:
     )
 
 
-# --- batch control ---
-
-
-def _batch_operations(call: Call, body: dict[str, Any]) -> list[dict[str, Any]]:
-    operations = body.get("operations")
-    if operations is None:
-        require([("operations", "must be specified")])
-    if not isinstance(operations, list) or not 1 <= len(operations) <= BATCH_OPERATIONS_MAX:
-        require([("operations", f"Size must be between 1 and {BATCH_OPERATIONS_MAX}")])
-    problems: list[tuple[str, str]] = []
-    menus = call.channel.rich_menus
-    for i, op in enumerate(operations):
-        path = f"operations[{i}]"
-        if not isinstance(op, dict):
-            problems.append((path, "Must be an object"))
-            continue
-        kind = op.get("type")
-        if kind not in ("link", "unlink", "unlinkAll"):
-            problems.append(
-                (f"{path}.type", "Must be one of the following values: [link, unlink, unlinkAll]")
-            )
-            continue
-        keys = {"link": ("from", "to"), "unlink": ("from",), "unlinkAll": ()}[kind]
-        for key in keys:
-            value = op.get(key)
-            if not isinstance(value, str) or not value:
-                problems.append((f"{path}.{key}", "must be specified"))
-            elif value not in menus:
-                problems.append((f"{path}.{key}", RICH_MENU_NOT_FOUND))
-    key = body.get("resumeRequestKey")
-    if key is not None and (not isinstance(key, str) or not RESUME_KEY.match(key)):
-        problems.append(("resumeRequestKey", f'Must match "{RESUME_KEY.pattern}"'))
-    require(problems)
-    return operations
-
-
-def apply_batch(channel: Channel, operations: list[dict[str, Any]]) -> None:
-    for op in operations:
-        for friend in channel.friends.values():
-            current = friend.rich_menu_id
-            if current is None:
-                continue
-            if op["type"] == "unlinkAll" or current == op["from"]:
-                friend.rich_menu_id = op["to"] if op["type"] == "link" else None
-
-
-@line_api("rich_menu_batch", limit="richmenu_batch")
-async def batch(request: Request, call: Call) -> Response:
-    body = await json_object(request)
-    operations = _batch_operations(call, body)
-    batches = call.channel.rich_menu_batches
-    for request_id in [r for r, b in batches.items() if call.now - b["acceptedAt"] > BATCH_TTL_S]:
-        del batches[request_id]
-    apply_batch(call.channel, operations)
-    batches[call.request_id] = {
-        "phase": "succeeded",
-        "acceptedAt": call.now,
-        "completedAt": call.now,
-        "resumeRequestKey": body.get("resumeRequestKey"),
-    }
-    return JSONResponse({}, status_code=202)
-
-
-@line_api("validate_rich_menu_batch")
-async def validate_batch(request: Request, call: Call) -> Response:
-    _batch_operations(call, await json_object(request))
-    return JSONResponse({})
-
-
 def iso_ms(sim_seconds: float) -> str:
     """ISO 8601 in UTC with milliseconds, as LINE's progress endpoints answer."""
     moment = datetime.fromtimestamp(sim_seconds, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-@line_api("rich_menu_batch_progress", limit="hourly100")
-async def batch_progress(request: Request, call: Call) -> Response:
-    request_id = request.query_params.get("requestId", "")
-    record = call.channel.rich_menu_batches.get(request_id)
-    if record is None or call.now - record["acceptedAt"] > BATCH_TTL_S:
-        raise not_found()
-    body = {"phase": record["phase"], "acceptedTime": iso_ms(record["acceptedAt"])}
-    if record["completedAt"] is not None:
-        body["completedTime"] = iso_ms(record["completedAt"])
-    return JSONResponse(body)
 
 
 R = "/v2/bot/richmenu"
@@ -472,9 +405,6 @@ routes = [
     Route(R + "/list", list_menus, methods=["GET"]),
     Route(R + "/bulk/link", bulk_link, methods=["POST"]),
     Route(R + "/bulk/unlink", bulk_unlink, methods=["POST"]),
-    Route(R + "/batch", batch, methods=["POST"]),
-    Route(R + "/validate/batch", validate_batch, methods=["POST"]),
-    Route(R + "/progress/batch", batch_progress, methods=["GET"]),
     Route(R + "/alias", create_alias, methods=["POST"]),
     Route(R + "/alias/list", list_aliases, methods=["GET"]),
     Route(R + "/alias/{alias_id}", get_alias, methods=["GET"]),

@@ -13,18 +13,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from enishi.emulator.api.base import Call, JSONResponse, json_object, line_api, require
-from enishi.emulator.errors import LineError, not_found
+from enishi.emulator.errors import LineError, invalid_parameter, not_found
+from enishi.emulator.validation import validate_user_id
 
 FOLLOWERS_DEFAULT_LIMIT = 300
 FOLLOWERS_MAX_LIMIT = 1000
 FOLLOWERS_TOKEN_TTL_S = 24 * 3600
 LINK_TOKEN_TTL_S = 10 * 60
 WEBHOOK_URL_MAX = 500
+WEBHOOK_NOT_FOUND = "Webhook endpoint not found"
+INVALID_WEBHOOK_URL = "Invalid webhook endpoint URL"
 
 
 @line_api("profile")
 async def profile(request: Request, call: Call) -> Response:
-    friend = call.channel.friends.get(request.path_params["user_id"])
+    user_id = request.path_params["user_id"]
+    if not validate_user_id(user_id):
+        raise invalid_parameter("userId")
+    friend = call.channel.friends.get(user_id)
     if friend is None or not friend.is_friend:
         raise not_found()
     body: dict[str, Any] = {
@@ -114,7 +120,7 @@ async def link_token(request: Request, call: Call) -> Response:
 @line_api("get_webhook_endpoint", limit="webhook_endpoint")
 async def get_webhook_endpoint(request: Request, call: Call) -> Response:
     if not call.channel.webhook_url:
-        raise not_found()
+        raise not_found(WEBHOOK_NOT_FOUND)
     return JSONResponse(
         {"endpoint": call.channel.webhook_url, "active": call.channel.webhook_active}
     )
@@ -124,7 +130,7 @@ async def get_webhook_endpoint(request: Request, call: Call) -> Response:
 async def set_webhook_endpoint(request: Request, call: Call) -> Response:
     body = await json_object(request)
     endpoint = body.get("endpoint")
-    require(_check_endpoint(endpoint))
+    _check_endpoint(endpoint)
     call.channel.webhook_url = endpoint
     return JSONResponse({})
 
@@ -133,25 +139,25 @@ async def set_webhook_endpoint(request: Request, call: Call) -> Response:
 async def test_webhook_endpoint(request: Request, call: Call) -> Response:
     raw = await request.body()
     body = await json_object(request) if raw.strip() else {}
-    endpoint = body.get("endpoint") or call.channel.webhook_url
-    if body.get("endpoint") is not None:
-        require(_check_endpoint(endpoint))
+    endpoint = body.get("endpoint")
+    if endpoint is not None:
+        _check_endpoint(endpoint)
+    else:
+        endpoint = call.channel.webhook_url
     if not endpoint:
-        raise LineError(400, "Webhook URL is not set")
+        raise not_found(WEBHOOK_NOT_FOUND)
     result = await call.emulator.webhooks.send_test(call.channel, endpoint)
     return JSONResponse(result)
 
 
-def _check_endpoint(endpoint: Any) -> list[tuple[str, str]]:
-    """LINE wants HTTPS; the emulator also takes http so local CRMs can be tested."""
+def _check_endpoint(endpoint: Any) -> None:
+    """A missing endpoint is a body error; a bad URL (LINE: not HTTPS, over 500 characters)
+    is LINE's plain 400. The emulator also takes http so local CRMs can be tested."""
     if not isinstance(endpoint, str) or not endpoint:
-        return [("endpoint", "must be specified")]
-    if len(endpoint) > WEBHOOK_URL_MAX:
-        return [("endpoint", f"Length must be between 0 and {WEBHOOK_URL_MAX}")]
+        require([("endpoint", "must be specified")])
     parts = urlsplit(endpoint)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        return [("endpoint", "must be a valid HTTPS URL")]
-    return []
+    if len(endpoint) > WEBHOOK_URL_MAX or parts.scheme not in ("https", "http") or not parts.netloc:
+        raise LineError(400, INVALID_WEBHOOK_URL)
 
 
 routes = [
