@@ -10,5 +10,12 @@ def pollers() -> list[Poller]:
     from enishi.delivery.planner import plan_deliveries
     from enishi.delivery.progress import record_outcomes
     from enishi.webhook.processor import process_pending_events
+    from enishi.webhook.retention import prune_processed_events
 
-    return [process_pending_events, plan_deliveries, dispatch_requests, record_outcomes]
+    return [
+        process_pending_events,
+        plan_deliveries,
+        dispatch_requests,
+        record_outcomes,
+        prune_processed_events,
+    ]
