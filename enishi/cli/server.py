@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from enishi.accounts.service import create_account, create_api_key
@@ -30,23 +31,42 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     worker: bool = typer.Option(True, help="Run the background worker in this process."),
     migrate: bool = typer.Option(True, help="Apply database migrations first."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="Server processes sharing the port (for PostgreSQL; SQLite has one writer).",
+    ),
 ) -> None:
     """Run the enishi server (web, API, webhooks) / サーバーを起動."""
     settings = get_settings()
     if migrate:
         _upgrade(settings.database_url, settings.sqlite_synchronous)
-    app = create_app(settings, run_worker=worker)
-    # Everything loaded so far lives as long as the process: keep it out of the cyclic
-    # GC's scans, which otherwise took a sixth of the CPU of each tracked-link click.
+    options = {"host": host, "port": port, "log_level": settings.log_level, "access_log": False}
+    if workers == 1:
+        uvicorn.run(_frozen(create_app(settings, run_worker=worker)), **options)
+        return
+    # several processes: uvicorn imports the app in each; each runs a background worker,
+    # which share the work as `enishi worker` processes do (docs/deliveries.md)
+    factory = "served_app" if worker else "served_app_without_worker"
+    uvicorn.run(f"enishi.cli.server:{factory}", factory=True, workers=workers, **options)
+
+
+def served_app() -> FastAPI:
+    """One process of `enishi serve --workers N`."""
+    return _frozen(create_app(get_settings(), run_worker=True))
+
+
+def served_app_without_worker() -> FastAPI:
+    """One process of `enishi serve --workers N --no-worker`."""
+    return _frozen(create_app(get_settings(), run_worker=False))
+
+
+def _frozen(app: FastAPI) -> FastAPI:
+    """Everything loaded so far lives as long as the process: keep it out of the cyclic
+    GC's scans, which otherwise took a sixth of the CPU of each tracked-link click."""
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        access_log=False,
-    )
+    return app
 
 
 def worker() -> None:
