@@ -15,24 +15,13 @@ PostgreSQL) — which a busy machine inflates far less than wall time.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from bench import segment_data
-from bench.segments import (
-    ROOT,
-    _cpu,
-    _cpu_meter,
-    postgres_database,
-    sqlite_database,
-    timed,
-)
-from bench.support import postgres_available
+from bench.segments import _cpu_meter, cached_database, timed
+from bench.support import data_arguments, machine, run_on_backends
 from enishi.accounts.models import Account
 from enishi.analytics.click_segments import ClickFilter
 from enishi.analytics.clicks import ClickAnalysisParams, analyse_clicks
@@ -107,33 +96,12 @@ def run_backend(backend: str, url: str, runs: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--runs", type=int, default=5)
+    data_arguments(parser, runs=5)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("ENISHI_BENCH_DATA_DIR", ROOT / "bench" / ".data")),
-    )
     args = parser.parse_args()
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and not postgres_available():
-        print("PostgreSQL not reachable at ENISHI_BENCH_PG_URL: skipping it")
-        backends.remove("postgresql")
-    results = []
-    for backend in backends:
-        if backend == "sqlite":
-            url, generated = sqlite_database(args.data_dir, args.scale, args.seed)
-        else:
-            url, generated = postgres_database(args.scale, args.seed)
-        result = run_backend(backend, url, args.runs)
-        result["generation_s"] = None if generated is None else round(generated, 1)
-        results.append(result)
-        print(json.dumps(result, ensure_ascii=False))
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    results = run_on_backends(args, cached_database, run_backend)
     print(
-        f"machine: {platform.machine()} {_cpu()}, {os.cpu_count()} cores, load average {load} "
+        f"machine: {machine()} "
         f"(other work on the machine slows every figure); scale {args.scale:g}; "
         f"target < {TARGET_S:g} s per analysis (ratio < 1 meets it)"
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import statistics
@@ -23,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bench import segment_data
-from bench.support import PG_ADMIN_URL, postgres_available
+from bench.support import PG_ADMIN_URL, data_arguments, machine, run_on_backends
 from enishi.db.engine import make_engine
 from enishi.models import Base
 from enishi.segments.service import count_segment, preview
@@ -125,6 +124,14 @@ def postgres_database(scale: float, seed: int) -> tuple[str, float | None]:
     return url, elapsed
 
 
+def cached_database(backend: str, args: argparse.Namespace) -> tuple[str, float | None]:
+    """The data at `args.scale` and `args.seed` on `backend`, generated on first use: (url,
+    seconds spent generating it or None when cached)."""
+    if backend == "sqlite":
+        return sqlite_database(args.data_dir, args.scale, args.seed)
+    return postgres_database(args.scale, args.seed)
+
+
 def timed(fn, runs: int, cpu) -> dict:
     """Warm once, then `runs` runs: wall-clock median, and the median CPU time the database
     spent (this process for SQLite, the server backend for PostgreSQL) — which a busy
@@ -193,47 +200,14 @@ def run_backend(backend: str, url: str, runs: int) -> dict:
     return out
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--scale", type=float, default=1.0, help="1.0 = 1M friends / 30M clicks / 2M purchases"
-    )
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--runs", type=int, default=7)
+    data_arguments(parser, runs=7)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("ENISHI_BENCH_DATA_DIR", ROOT / "bench" / ".data")),
-    )
     args = parser.parse_args()
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and not postgres_available():
-        print("PostgreSQL not reachable at ENISHI_BENCH_PG_URL: skipping it")
-        backends.remove("postgresql")
-    results = []
-    for backend in backends:
-        if backend == "sqlite":
-            url, generated = sqlite_database(args.data_dir, args.scale, args.seed)
-        else:
-            url, generated = postgres_database(args.scale, args.seed)
-        result = run_backend(backend, url, args.runs)
-        result["generation_s"] = None if generated is None else round(generated, 1)
-        results.append(result)
-        print(json.dumps(result, ensure_ascii=False))
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    results = run_on_backends(args, cached_database, run_backend)
     print(
-        f"machine: {platform.machine()} {_cpu()}, {os.cpu_count()} cores, load average {load} "
+        f"machine: {machine()} "
         "(other work on the machine slows every figure), "
         f"Python {platform.python_version()}; scale {args.scale:g}; target < {TARGET_S:g} s "
         "per count (ratio < 1 meets it)"

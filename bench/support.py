@@ -1,14 +1,20 @@
-"""Running enishi for a benchmark: a real `enishi serve` process on a fresh database."""
+"""Running enishi for a benchmark: a real `enishi serve` process on a fresh database; and
+what the benchmarks on cached data share: their data arguments, the run on each backend, and
+the machine line printed beside the figures."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import platform
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +28,7 @@ ENISHI = str(Path(sys.executable).with_name("enishi"))
 PG_ADMIN_URL = os.environ.get(
     "ENISHI_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+DATA_DIR = Path(os.environ.get("ENISHI_BENCH_DATA_DIR", ROOT / "bench" / ".data"))
 
 
 def free_port() -> int:
@@ -147,3 +154,52 @@ def create_account(env: dict[str, str], channel_id: str, secret: str, token: str
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else 0.0
+
+
+def data_arguments(parser: argparse.ArgumentParser, runs: int) -> None:
+    """--scale, --seed and --data-dir: which cached data (bench/segment_data.py's) a benchmark
+    runs on, the same defaults everywhere so the benchmarks share it; and --runs."""
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="1.0 = 1M friends / 30M clicks / 2M purchases"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+
+
+def run_on_backends(
+    args: argparse.Namespace,
+    database: Callable[[str, argparse.Namespace], tuple[str, float | None]],
+    run_backend: Callable[[str, str, int], dict],
+) -> list[dict]:
+    """run_backend(backend, url, args.runs) on each backend of `args.backend` (PostgreSQL
+    skipped when it is not reachable), on the data `database(backend, args)` gives as (url,
+    seconds spent generating it or None when cached); each result printed as a JSON line."""
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    if "postgresql" in backends and not postgres_available():
+        print("PostgreSQL not reachable at ENISHI_BENCH_PG_URL: skipping it")
+        backends.remove("postgresql")
+    results = []
+    for backend in backends:
+        url, generated = database(backend, args)
+        result = run_backend(backend, url, args.runs)
+        result["generation_s"] = None if generated is None else round(generated, 1)
+        results.append(result)
+        print(json.dumps(result, ensure_ascii=False))
+    return results
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def machine() -> str:
+    """What the figures were measured on, with the load average (other work slows them)."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{platform.machine()} {cpu_model()}, {os.cpu_count()} cores, load average {load}"

@@ -11,29 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 from datetime import timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from bench import segment_data
-from bench.segments import ROOT, _cpu, sqlite_database, timed
+from bench.segments import sqlite_database, timed
+from bench.support import data_arguments, machine
 from enishi.accounts.models import Account
 from enishi.analytics.overview import overview
 from enishi.operators.roles import Role
 from enishi.web.context import AccountPage
 from enishi.web.figures.overview import friends_figure, messages_figure, revenue_figure
-from enishi.web.pages.clicks import (
-    AnalysisForm,
-    _filter_options,
-    frequency_view,
-    recency_view,
-    run_analysis,
-)
+from enishi.web.pages.clicks import _filter_options
+from enishi.web.pages.clicks_form import AnalysisForm, run_analysis
+from enishi.web.pages.clicks_views import frequency_view, recency_view
 from enishi.web.pages.routes import _route_rows
 
 TARGET_S = 5.0  # a report page: a few seconds at most for a million friends
@@ -84,20 +78,12 @@ def run(url: str, runs: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("ENISHI_BENCH_DATA_DIR", ROOT / "bench" / ".data")),
-    )
+    data_arguments(parser, runs=3)
     args = parser.parse_args()
     url, _generated = sqlite_database(args.data_dir, args.scale, args.seed)
     print(json.dumps({"backend": "sqlite", **run(url, args.runs)}, ensure_ascii=False))
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"machine: {platform.machine()} {_cpu()}, {os.cpu_count()} cores, load average {load} "
+        f"machine: {machine()} "
         f"(other work on the machine slows every figure); scale {args.scale:g}; "
         f"target < {TARGET_S:g} s per page (ratio < 1 meets it)"
     )

@@ -12,14 +12,13 @@ from sqlalchemy.orm import Session
 from enishi.accounts.auth import current_account
 from enishi.accounts.models import Account
 from enishi.analytics import click_segments as cs
+from enishi.analytics.click_reports import frequency_report, recency_report
 from enishi.analytics.clicks import (
     DEFAULT_EDGES,
     ClickAnalysis,
     ClickAnalysisParams,
     analyse_clicks,
     as_of_moment,
-    frequency_report,
-    recency_report,
 )
 from enishi.analytics.csv_export import analysis_csv
 from enishi.analytics.overview import overview, period_days

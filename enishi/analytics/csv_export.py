@@ -8,7 +8,8 @@ import csv
 import io
 from typing import Any
 
-from enishi.analytics.clicks import ClickAnalysis, falloff_dict, frequency_report, recency_report
+from enishi.analytics.click_reports import falloff_dict, frequency_report, recency_report
+from enishi.analytics.clicks import ClickAnalysis
 
 BOM = "\ufeff"
 COLUMNS = (

@@ -22,7 +22,8 @@ from enishi.accounts.models import Account
 from enishi.app import build_state
 from enishi.config import get_settings
 from enishi.deps import AppState
-from enishi.friends.csv_io import export_csv, import_csv
+from enishi.friends.csv_export import export_csv
+from enishi.friends.csv_io import import_csv
 from enishi.friends.queries import FriendFilter, count_friends
 from enishi.friends.rollups import check_rollups, rebuild_rollups
 from enishi.kit.errors import ApiError

@@ -127,7 +127,7 @@ def validate(
     return ValidationOut(
         valid=not problems,
         audience_count=count,
-        errors=[Problem(field=f, message=m) for f, m in problems],
+        errors=[Problem(field=p.path, message=p.message) for p in problems],
         quota=QuotaOut(**usage.as_dict()),
     )
 
@@ -154,37 +154,33 @@ def schedule(
     return service.delivery_out(session, delivery, with_progress=False)
 
 
-@router.post("/deliveries/{delivery_id}/pause", response_model=DeliveryOut)
-def pause(
-    delivery_id: int,
-    account: Account = Depends(current_account),
-    session: Session = Depends(db_session, scope="function"),
-) -> DeliveryOut:
-    delivery = service.get_delivery(session, account.id, delivery_id, lock=True)
-    scheduler.pause(session, delivery)
-    return service.delivery_out(session, delivery)
+def _control(verb: str, change):
+    """POST /deliveries/{id}/<verb>: the scheduler's `change` on the locked delivery."""
+
+    def control(
+        delivery_id: int,
+        account: Account = Depends(current_account),
+        session: Session = Depends(db_session, scope="function"),
+    ) -> DeliveryOut:
+        delivery = service.get_delivery(session, account.id, delivery_id, lock=True)
+        change(session, delivery)
+        return service.delivery_out(session, delivery)
+
+    control.__name__ = verb  # the OpenAPI operation's name, as a def of that name gives
+    return control
 
 
-@router.post("/deliveries/{delivery_id}/resume", response_model=DeliveryOut)
-def resume(
-    delivery_id: int,
-    account: Account = Depends(current_account),
-    session: Session = Depends(db_session, scope="function"),
-) -> DeliveryOut:
-    delivery = service.get_delivery(session, account.id, delivery_id, lock=True)
-    scheduler.resume(session, delivery)
-    return service.delivery_out(session, delivery)
-
-
-@router.post("/deliveries/{delivery_id}/cancel", response_model=DeliveryOut)
-def cancel(
-    delivery_id: int,
-    account: Account = Depends(current_account),
-    session: Session = Depends(db_session, scope="function"),
-) -> DeliveryOut:
-    delivery = service.get_delivery(session, account.id, delivery_id, lock=True)
-    scheduler.cancel(session, delivery)
-    return service.delivery_out(session, delivery)
+for _verb, _change in (
+    ("pause", scheduler.pause),
+    ("resume", scheduler.resume),
+    ("cancel", scheduler.cancel),
+):
+    router.add_api_route(
+        f"/deliveries/{{delivery_id}}/{_verb}",
+        _control(_verb, _change),
+        methods=["POST"],
+        response_model=DeliveryOut,
+    )
 
 
 @router.get("/deliveries/{delivery_id}/recipients", response_model=RecipientPage)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from enishi.db.upsert import insert_ignore
 from enishi.delivery.models import Delivery, DeliveryListMember
-from enishi.delivery.validation import Problems
+from enishi.delivery.validation import Problem, Problems
 from enishi.friends.models import FOLLOWING, Friend
 from enishi.kit.errors import ApiError
 from enishi.segments.compiler import audience_clause
@@ -28,7 +28,10 @@ def check_audience(session: Session, account_id: int, raw: Any) -> tuple[dict, P
     """The audience as stored, and problems. Lists keep only a summary here: their friends
     go to delivery_list_members (`add_list`)."""
     if not isinstance(raw, dict) or raw.get("type") not in TYPES:
-        return {}, [("audience.type", f"must be one of {', '.join(TYPES)}")]
+        choices = ", ".join(TYPES)
+        return {}, [
+            Problem("audience.type", f"must be one of {choices}", "one_of", {"choices": choices})
+        ]
     kind = raw["type"]
     if kind == "all":
         return {"type": "all"}, []
@@ -36,21 +39,30 @@ def check_audience(session: Session, account_id: int, raw: Any) -> tuple[dict, P
         segment_id = raw.get("segment_id")
         segment = session.get(Segment, segment_id) if isinstance(segment_id, int) else None
         if segment is None or segment.account_id != account_id:
-            return {}, [("audience.segment_id", "no such segment in this account")]
+            return {}, [
+                Problem("audience.segment_id", "no such segment in this account", "no_segment")
+            ]
         return {"type": "segment", "segment_id": segment.id, "segment_name": segment.name}, []
     if kind == "list":
         id_type = "member_id" if "member_ids" in raw else "line_user_id"
         ids = raw.get(f"{id_type}s")
         if not isinstance(ids, list) or not ids:
-            return {}, [("audience.line_user_ids", "give line_user_ids or member_ids (a list)")]
+            return {}, [
+                Problem(
+                    "audience.line_user_ids",
+                    "give line_user_ids or member_ids (a list)",
+                    "list_empty",
+                )
+            ]
         return {"type": "list", "id_type": id_type, "uploaded": 0, "matched": 0}, []
     friend = _one_friend(session, account_id, raw)
     if friend is None:
         return {}, [
-            (
+            Problem(
                 "audience.line_user_id",
                 "no friend of this account with that LINE user "
                 "ID (a test send goes to a friend who follows the account)",
+                "no_friend",
             )
         ]
     out = {"type": "friend", "friend_id": friend.id, "line_user_id": friend.line_user_id}
@@ -77,13 +89,25 @@ def add_list(session: Session, delivery: Delivery, id_type: str, ids: list[Any])
     if id_type not in ("line_user_id", "member_id"):
         raise ApiError(422, "invalid", "id_type must be line_user_id or member_id", "id_type")
     if len(ids) > LIST_MAX:
-        raise ApiError(413, "too_large", f"upload at most {LIST_MAX:,} IDs per call", "ids")
+        raise ApiError(
+            413,
+            "too_large",
+            f"upload at most {LIST_MAX:,} IDs per call",
+            "ids",
+            reason="list_too_large",
+            params={"max": LIST_MAX},
+        )
     wanted = list(dict.fromkeys(str(i).strip() for i in ids if isinstance(i, str | int)))
     if id_type == "line_user_id":
         bad = [i for i in wanted if not LINE_USER_ID.match(i)]
         if bad:
             raise ApiError(
-                422, "invalid", f"not a LINE user ID (U + 32 hex): {bad[0]!r}", "line_user_ids"
+                422,
+                "invalid",
+                f"not a LINE user ID (U + 32 hex): {bad[0]!r}",
+                "line_user_ids",
+                reason="not_line_user_id",
+                params={"value": bad[0]},
             )
     column = Friend.line_user_id if id_type == "line_user_id" else Friend.member_id
     found: dict[str, int] = {}

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enishi.delivery.models import HOLDOUT_ARM
-from enishi.delivery.validation import Problems, validate_messages
+from enishi.delivery.validation import Problem, Problems, validate_messages
 from enishi.friends.models import AttributeDef
 
 ARMS_MAX = 10
@@ -91,10 +91,12 @@ def variables_in(obj: Any, path: str = "") -> tuple[list[Variable], Problems]:
             variable = parse_variable(match.group(1))
             if variable is None:
                 problems.append(
-                    (
+                    Problem(
                         path,
                         f"unknown variable {match.group(0)!r}: use "
                         "{{display_name}}, {{member_id}} or {{attr.<key>}}",
+                        "unknown_variable",
+                        {"variable": match.group(0)},
                     )
                 )
             else:
@@ -170,35 +172,59 @@ def normalize_arms(arms: Any) -> tuple[list[dict[str, Any]], Problems]:
     """Arms with names and shares (equal shares when none are given), and problems."""
     problems: Problems = []
     if not isinstance(arms, list) or not 1 <= len(arms) <= ARMS_MAX:
-        return [], [("arms", f"must hold 1 to {ARMS_MAX} arms")]
+        return [], [
+            Problem("arms", f"must hold 1 to {ARMS_MAX} arms", "arms_count", {"max": ARMS_MAX})
+        ]
     out = []
     names = set()
     shares_given = [isinstance(arm, dict) and arm.get("share") is not None for arm in arms]
     if any(shares_given) and not all(shares_given):
-        problems.append(("arms", "give a share for every arm, or for none (equal shares)"))
+        problems.append(
+            Problem("arms", "give a share for every arm, or for none (equal shares)", "shares_some")
+        )
     for i, arm in enumerate(arms):
         here = f"arms[{i}]"
         if not isinstance(arm, dict):
-            problems.append((here, "must be an object with name, share and messages"))
+            problems.append(
+                Problem(here, "must be an object with name, share and messages", "not_object")
+            )
             continue
         name = arm.get("name") or chr(ord("A") + i)
         if not isinstance(name, str) or not ARM_NAME.match(name) or name == HOLDOUT_ARM:
             problems.append(
-                (f"{here}.name", "must be 1-64 letters, digits, _ or - (and not 'holdout')")
+                Problem(
+                    f"{here}.name",
+                    "must be 1-64 letters, digits, _ or - (and not 'holdout')",
+                    "arm_name",
+                )
             )
         elif name in names:
-            problems.append((f"{here}.name", f"arm name {name!r} is used twice"))
+            problems.append(
+                Problem(
+                    f"{here}.name",
+                    f"arm name {name!r} is used twice",
+                    "arm_name_twice",
+                    {"name": name},
+                )
+            )
         names.add(name)
         share = arm.get("share")
         if share is None:
             share = 1 / len(arms)
         elif not isinstance(share, int | float) or not 0 < share <= 1:
-            problems.append((f"{here}.share", "must be a number in (0, 1]"))
+            problems.append(Problem(f"{here}.share", "must be a number in (0, 1]", "share_range"))
             share = 0
         out.append({"name": name, "share": float(share), "messages": arm.get("messages")})
     total = sum(arm["share"] for arm in out)
     if out and not problems and abs(total - 1) > 1e-6:
-        problems.append(("arms", f"shares must add up to 1 (they add up to {total:g})"))
+        problems.append(
+            Problem(
+                "arms",
+                f"shares must add up to 1 (they add up to {total:g})",
+                "shares_total",
+                {"total": f"{total * 100:g}"},
+            )
+        )
     return out, problems
 
 
@@ -222,17 +248,25 @@ def check_arms(
         for variable in variables:
             key = variable.name[5:]
             if variable.name.startswith("attr.") and key not in defined:
-                problems.append((here, f"{{{{attr.{key}}}}}: no attribute {key!r} is defined"))
+                problems.append(
+                    Problem(
+                        here,
+                        f"{{{{attr.{key}}}}}: no attribute {key!r} is defined",
+                        "unknown_attribute",
+                        {"variable": f"{{{{attr.{key}}}}}", "key": key},
+                    )
+                )
         if bad:
             problems += shape
             continue
         problems += validate_messages(ArmTemplate(messages).sample(), here)
         if track_links == "delivery" and _variables_in_urls(messages):
             problems.append(
-                (
+                Problem(
                     here,
                     "URLs with variables need per-friend link tracking "
                     "(track_links=friend) or none (off)",
+                    "url_variables_tracking",
                 )
             )
     return sorted(set(problems), key=problems.index)
@@ -258,7 +292,15 @@ def validate_with_line(messaging, arms: list[dict[str, Any]]) -> Problems:
         try:
             request = ValidateMessageRequest.from_dict({"messages": template.sample()})
         except (ValueError, TypeError) as error:
-            problems.append((f"{here}.messages", f"not a LINE message object: {error}"[:300]))
+            detail = str(error)[:300]
+            problems.append(
+                Problem(
+                    f"{here}.messages",
+                    f"not a LINE message object: {detail}"[:300],
+                    "line_sdk_refused",
+                    {"detail": detail},
+                )
+            )
             continue
         validate = (
             messaging.validate_push if template.personalized else messaging.validate_multicast
@@ -275,16 +317,19 @@ def validate_with_line(messaging, arms: list[dict[str, Any]]) -> Problems:
             except Exception as error:  # unreachable: say so, do not pretend it is valid
                 if attempt == 2:
                     problems.append(
-                        (
+                        Problem(
                             here,
                             "LINE's validate endpoint could not be reached: "
                             f"{type(error).__name__}",
+                            "line_unreachable",
+                            {"detail": type(error).__name__},
                         )
                     )
     return problems
 
 
 def _line_problems(error: ApiException, here: str) -> Problems:
+    """LINE's refusal as problems; `params["line"]` keeps LINE's own words (English)."""
     try:
         body = orjson.loads(error.body or b"{}")
     except orjson.JSONDecodeError:
@@ -292,8 +337,11 @@ def _line_problems(error: ApiException, here: str) -> Problems:
     message = body.get("message") or f"LINE answered {error.status}"
     details = body.get("details") or []
     if not details:
-        return [(f"{here}.messages", f"LINE: {message}")]
-    return [
-        (f"{here}.{d.get('property') or 'messages'}", f"LINE: {d.get('message') or message}")
-        for d in details
-    ]
+        return [Problem(f"{here}.messages", f"LINE: {message}", "line_refused", {"line": message})]
+    problems = []
+    for detail in details:
+        said = detail.get("message") or message
+        path = f"{here}.{detail.get('property') or 'messages'}"
+        line = f"{said} ({message})" if said != message else said
+        problems.append(Problem(path, f"LINE: {said}", "line_refused", {"line": line}))
+    return problems

@@ -25,7 +25,7 @@ from enishi.delivery.models import (
     Delivery,
     DeliveryRequest,
 )
-from enishi.delivery.validation import Problems
+from enishi.delivery.validation import Problem, Problems
 from enishi.deps import AppState
 from enishi.kit.errors import ApiError
 
@@ -33,9 +33,16 @@ SPREAD_MAX = timedelta(days=7)
 
 
 def problems_error(problems: Problems) -> ApiError:
-    field, message = problems[0]
+    first = problems[0]
     more = f" (and {len(problems) - 1} more: see POST .../validate)" if len(problems) > 1 else ""
-    return ApiError(422, "invalid", f"{field}: {message}{more}", field)
+    return ApiError(
+        422,
+        "invalid",
+        f"{first.path}: {first.message}{more}",
+        first.path,
+        reason=first.reason,
+        params=first.params,
+    )
 
 
 def check_timing(
@@ -44,12 +51,21 @@ def check_timing(
     problems: Problems = []
     start = send_at or now
     if send_at is not None and send_at < now - timedelta(minutes=5):
-        problems.append(("send_at", "is in the past"))
+        problems.append(Problem("send_at", "is in the past", "in_past"))
     if spread_until is not None:
         if spread_until <= start:
-            problems.append(("spread_until", "must be after send_at (or now)"))
+            problems.append(
+                Problem("spread_until", "must be after send_at (or now)", "spread_before_start")
+            )
         elif spread_until - start > SPREAD_MAX:
-            problems.append(("spread_until", "a delivery can be spread over at most 7 days"))
+            problems.append(
+                Problem(
+                    "spread_until",
+                    "a delivery can be spread over at most 7 days",
+                    "spread_too_long",
+                    {"days": SPREAD_MAX.days},
+                )
+            )
     return problems
 
 
@@ -70,7 +86,7 @@ def validate(
     try:
         count = audience_count(session, delivery, now)
     except ApiError as error:
-        problems.append((error.field or "audience", error.message))
+        problems.append(Problem.of(error, "audience"))
         count = 0
     usage = quota.usage(
         session,
@@ -97,6 +113,7 @@ def schedule(
             "not_draft",
             f"only a draft can be scheduled (this one is {delivery.status})",
             "status",
+            params={"status": delivery.status},
         )
     now = utcnow()
     timing = check_timing(send_at, spread_until, now)
@@ -116,7 +133,13 @@ def schedule(
         and usage.remaining is not None
         and needed > usage.remaining
     ):
-        raise ApiError(409, "quota_exceeded", quota.refusal(needed, usage), "quota_mode")
+        raise ApiError(
+            409,
+            "quota_exceeded",
+            quota.refusal(needed, usage),
+            "quota_mode",
+            params={"needed": needed, "remaining": usage.remaining},
+        )
     delivery.status = SCHEDULED
     delivery.send_at = send_at or now
     delivery.spread_until = spread_until
@@ -126,7 +149,11 @@ def schedule(
 def pause(session: Session, delivery: Delivery) -> None:
     if delivery.status not in (SCHEDULED, SENDING):
         raise ApiError(
-            409, "not_running", f"a {delivery.status} delivery cannot be paused", "status"
+            409,
+            "not_running",
+            f"a {delivery.status} delivery cannot be paused",
+            "status",
+            params={"status": delivery.status},
         )
     delivery.status = PAUSED
     delivery.paused_at = utcnow()
@@ -134,7 +161,13 @@ def pause(session: Session, delivery: Delivery) -> None:
 
 def resume(session: Session, delivery: Delivery) -> None:
     if delivery.status != PAUSED:
-        raise ApiError(409, "not_paused", "only a paused delivery can be resumed", "status")
+        raise ApiError(
+            409,
+            "not_paused",
+            "only a paused delivery can be resumed",
+            "status",
+            params={"status": delivery.status},
+        )
     now = utcnow()
     paused_at = delivery.paused_at or now
     if delivery.started_at is None:
@@ -170,7 +203,11 @@ def _shift_pending(
 def cancel(session: Session, delivery: Delivery) -> None:
     if delivery.status not in (DRAFT, SCHEDULED, SENDING, PAUSED):
         raise ApiError(
-            409, "finished", f"a {delivery.status} delivery cannot be cancelled", "status"
+            409,
+            "finished",
+            f"a {delivery.status} delivery cannot be cancelled",
+            "status",
+            params={"status": delivery.status},
         )
     now = utcnow()
     delivery.status = CANCELLED

@@ -25,7 +25,7 @@ from enishi.delivery.models import (
 from enishi.delivery.progress import TERMINAL, counts
 from enishi.delivery.scheduler import check_timing, problems_error
 from enishi.delivery.schemas import DeliveryCreate, DeliveryOut, Progress, RecipientOut
-from enishi.delivery.validation import Problems
+from enishi.delivery.validation import Problem, Problems
 from enishi.friends.models import Friend
 from enishi.kit.errors import ApiError, not_found
 
@@ -50,7 +50,11 @@ def check_draft(
     arms, audience and timing (messages are checked by validate and schedule). `delivery`:
     the draft being edited, if any."""
     if (body.arms is None) == (body.messages is None):
-        return [], {}, [("arms", "give either messages (one arm) or arms")]
+        return (
+            [],
+            {},
+            [Problem("arms", "give either messages (one arm) or arms", "arms_or_messages")],
+        )
     raw_arms = (
         [a.model_dump() for a in body.arms]
         if body.arms is not None

@@ -8,11 +8,31 @@ first send. Limits: ../shared/LINE_PLATFORM.md §2 (Messaging API reference).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-Problems = list[tuple[str, str]]
+from enishi.kit.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem with a delivery: the field `path`, the English `message` (what the API
+    answers) and a stable `reason` with the `params` of the message, from which the
+    dashboard words it in Japanese (web/pages/deliveries_problems.py)."""
+
+    path: str
+    message: str
+    reason: str = "invalid"
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def of(cls, error: ApiError, default_path: str = "form") -> Problem:
+        return cls(error.field or default_path, error.message, error.reason, error.params)
+
+
+Problems = list[Problem]
 
 MESSAGES_MAX = 5
 TEXT_MAX = 5000  # UTF-16 code units
@@ -66,19 +86,29 @@ def utf16_len(text: str) -> int:
 def validate_messages(messages: Any, path: str = "messages") -> Problems:
     """Every problem found in a `messages` array, as (field path, message)."""
     if not isinstance(messages, list):
-        return [(path, "must be a list of 1 to 5 message objects")]
+        return [Problem(path, "must be a list of 1 to 5 message objects", "not_list")]
     if not 1 <= len(messages) <= MESSAGES_MAX:
-        return [(path, f"must hold 1 to {MESSAGES_MAX} messages (has {len(messages)})")]
+        return [
+            Problem(
+                path,
+                f"must hold 1 to {MESSAGES_MAX} messages (has {len(messages)})",
+                "messages_count",
+                {"max": MESSAGES_MAX, "count": len(messages)},
+            )
+        ]
     out: Problems = []
     for i, message in enumerate(messages):
         here = f"{path}[{i}]"
         if not isinstance(message, dict):
-            out.append((here, "must be a message object"))
+            out.append(Problem(here, "must be a message object", "not_object"))
             continue
         kind = message.get("type")
         check = _CHECKS.get(kind) if isinstance(kind, str) else None
         if check is None:
-            out.append((f"{here}.type", f"must be one of {', '.join(MESSAGE_TYPES)}"))
+            choices = ", ".join(MESSAGE_TYPES)
+            out.append(
+                Problem(f"{here}.type", f"must be one of {choices}", "one_of", {"choices": choices})
+            )
             continue
         check(message, here, out)
         if "quickReply" in message:
@@ -102,39 +132,57 @@ def _text_field(
     value = obj.get(key)
     if value is None:
         if required:
-            out.append((f"{path}.{key}", "is required"))
+            out.append(Problem(f"{path}.{key}", "is required", "required"))
         return None
     if not isinstance(value, str):
-        out.append((f"{path}.{key}", "must be a string"))
+        out.append(Problem(f"{path}.{key}", "must be a string", "not_string"))
         return None
     if required and not value.strip():
-        out.append((f"{path}.{key}", "must not be empty"))
+        out.append(Problem(f"{path}.{key}", "must not be empty", "empty"))
     size = utf16_len(value) if utf16 else len(value)
     if limit is not None and size > limit:
         unit = " UTF-16 units" if utf16 else " characters"
-        out.append((f"{path}.{key}", f"must be at most {limit}{unit} (has {size})"))
+        out.append(
+            Problem(
+                f"{path}.{key}",
+                f"must be at most {limit}{unit} (has {size})",
+                "too_long_utf16" if utf16 else "too_long",
+                {"limit": limit, "size": size},
+            )
+        )
     return value
 
 
 def _https(obj: dict, key: str, path: str, out: Problems, *, required: bool = True) -> None:
     value = _text_field(obj, key, path, out, URL_MAX, required=required)
     if value and not value.startswith("https://"):
-        out.append((f"{path}.{key}", "must be an https:// URL"))
+        out.append(Problem(f"{path}.{key}", "must be an https:// URL", "not_https"))
 
 
 def _uri(obj: dict, key: str, path: str, out: Problems, *, required: bool = True) -> None:
     value = _text_field(obj, key, path, out, URI_MAX, required=required)
     if value and not value.lower().startswith(URI_SCHEMES):
-        out.append((f"{path}.{key}", "must start with http://, https://, line:// or tel:"))
+        out.append(
+            Problem(
+                f"{path}.{key}", "must start with http://, https://, line:// or tel:", "uri_scheme"
+            )
+        )
 
 
 def _list(obj: dict, key: str, path: str, out: Problems, low: int, high: int) -> list | None:
     value = obj.get(key)
     if not isinstance(value, list):
-        out.append((f"{path}.{key}", "is required (a list)"))
+        out.append(Problem(f"{path}.{key}", "is required (a list)", "list_required"))
         return None
     if not low <= len(value) <= high:
-        out.append((f"{path}.{key}", f"must hold {low} to {high} items (has {len(value)})"))
+        out.append(
+            Problem(
+                f"{path}.{key}",
+                f"must hold {low} to {high} items (has {len(value)})",
+                "item_count",
+                {"low": low, "high": high, "count": len(value)},
+            )
+        )
     return value
 
 
@@ -143,11 +191,14 @@ def check_action(
     action: Any, path: str, out: Problems, *, label: bool = True, label_max: int = LABEL_MAX
 ) -> None:
     if not isinstance(action, dict):
-        out.append((path, "must be an action object"))
+        out.append(Problem(path, "must be an action object", "not_object"))
         return
     kind = action.get("type")
     if kind not in ACTION_TYPES:
-        out.append((f"{path}.type", f"must be one of {', '.join(ACTION_TYPES)}"))
+        choices = ", ".join(ACTION_TYPES)
+        out.append(
+            Problem(f"{path}.type", f"must be one of {choices}", "one_of", {"choices": choices})
+        )
         return
     if label or "label" in action:
         _text_field(action, "label", path, out, label_max, required=label)
@@ -161,7 +212,12 @@ def check_action(
     elif kind == "datetimepicker":
         _text_field(action, "data", path, out, POSTBACK_DATA_MAX, utf16=True)
         if action.get("mode") not in ("date", "time", "datetime"):
-            out.append((f"{path}.mode", "must be date, time or datetime"))
+            choices = "date, time, datetime"
+            out.append(
+                Problem(
+                    f"{path}.mode", "must be date, time or datetime", "one_of", {"choices": choices}
+                )
+            )
     elif kind == "richmenuswitch":
         _text_field(action, "richMenuAliasId", path, out, 32)
         _text_field(action, "data", path, out, POSTBACK_DATA_MAX, utf16=True)
@@ -171,13 +227,13 @@ def check_action(
 
 def _quick_reply(quick: Any, path: str, out: Problems) -> None:
     if not isinstance(quick, dict):
-        out.append((path, "must be an object with items"))
+        out.append(Problem(path, "must be an object with items", "not_object"))
         return
     items = _list(quick, "items", path, out, 1, QUICK_REPLY_MAX)
     for i, item in enumerate(items or ()):
         here = f"{path}.items[{i}]"
         if not isinstance(item, dict) or item.get("type") != "action":
-            out.append((here, 'must be {"type": "action", "action": {...}}'))
+            out.append(Problem(here, 'must be {"type": "action", "action": {...}}', "not_object"))
             continue
         if "imageUrl" in item:
             _https(item, "imageUrl", here, out)
@@ -186,11 +242,11 @@ def _quick_reply(quick: Any, path: str, out: Problems) -> None:
 
 def _sender(sender: Any, path: str, out: Problems) -> None:
     if not isinstance(sender, dict):
-        out.append((path, "must be an object"))
+        out.append(Problem(path, "must be an object", "not_object"))
         return
     name = _text_field(sender, "name", path, out, SENDER_NAME_MAX, required=False)
     if name and ("LINE" in name or "ＬＩＮＥ" in name):
-        out.append((f"{path}.name", "must not contain the word LINE"))
+        out.append(Problem(f"{path}.name", "must not contain the word LINE", "sender_line"))
     if "iconUrl" in sender:
         _https(sender, "iconUrl", path, out)
 
@@ -200,7 +256,14 @@ def _text(message: dict, path: str, out: Problems) -> None:
     _text_field(message, "text", path, out, TEXT_MAX, utf16=True)
     emojis = message.get("emojis")
     if emojis is not None and (not isinstance(emojis, list) or len(emojis) > TEXT_EMOJIS_MAX):
-        out.append((f"{path}.emojis", f"must be a list of at most {TEXT_EMOJIS_MAX} emojis"))
+        out.append(
+            Problem(
+                f"{path}.emojis",
+                f"must be a list of at most {TEXT_EMOJIS_MAX} emojis",
+                "too_many_emojis",
+                {"max": TEXT_EMOJIS_MAX},
+            )
+        )
 
 
 def _media(message: dict, path: str, out: Problems) -> None:
@@ -208,7 +271,7 @@ def _media(message: dict, path: str, out: Problems) -> None:
     if message["type"] != "audio":
         _https(message, "previewImageUrl", path, out)
     elif not isinstance(message.get("duration"), int):
-        out.append((f"{path}.duration", "is required (milliseconds)"))
+        out.append(Problem(f"{path}.duration", "is required (milliseconds)", "number_required"))
 
 
 def _location(message: dict, path: str, out: Problems) -> None:
@@ -216,7 +279,7 @@ def _location(message: dict, path: str, out: Problems) -> None:
     _text_field(message, "address", path, out, 100)
     for key in ("latitude", "longitude"):
         if not isinstance(message.get(key), int | float):
-            out.append((f"{path}.{key}", "is required (a number)"))
+            out.append(Problem(f"{path}.{key}", "is required (a number)", "number_required"))
 
 
 def _sticker(message: dict, path: str, out: Problems) -> None:
@@ -229,7 +292,7 @@ def _template(message: dict, path: str, out: Problems) -> None:
     template = message.get("template")
     here = f"{path}.template"
     if not isinstance(template, dict):
-        out.append((here, "is required (an object)"))
+        out.append(Problem(here, "is required (an object)", "required"))
         return
     kind = template.get("type")
     if kind == "buttons":
@@ -254,7 +317,7 @@ def _template(message: dict, path: str, out: Problems) -> None:
         for i, column in enumerate(columns):
             cpath = f"{here}.columns[{i}]"
             if not isinstance(column, dict):
-                out.append((cpath, "must be an object"))
+                out.append(Problem(cpath, "must be an object", "not_object"))
                 continue
             if kind == "image_carousel":
                 _https(column, "imageUrl", cpath, out)
@@ -271,9 +334,23 @@ def _template(message: dict, path: str, out: Problems) -> None:
             for j, action in enumerate(actions):
                 check_action(action, f"{cpath}.actions[{j}]", out)
         if len(counts) > 1:
-            out.append((f"{here}.columns", "every column must have the same number of actions"))
+            out.append(
+                Problem(
+                    f"{here}.columns",
+                    "every column must have the same number of actions",
+                    "column_actions",
+                )
+            )
     else:
-        out.append((f"{here}.type", "must be buttons, confirm, carousel or image_carousel"))
+        choices = "buttons, confirm, carousel, image_carousel"
+        out.append(
+            Problem(
+                f"{here}.type",
+                "must be buttons, confirm, carousel or image_carousel",
+                "one_of",
+                {"choices": choices},
+            )
+        )
 
 
 def _flex(message: dict, path: str, out: Problems) -> None:
@@ -281,26 +358,40 @@ def _flex(message: dict, path: str, out: Problems) -> None:
     contents = message.get("contents")
     here = f"{path}.contents"
     if not isinstance(contents, dict) or contents.get("type") not in ("bubble", "carousel"):
-        out.append((here, "must be a bubble or carousel container"))
+        out.append(Problem(here, "must be a bubble or carousel container", "flex_container"))
         return
     size = len(orjson.dumps(contents))
     if contents["type"] == "bubble":
         if size > FLEX_BUBBLE_BYTES:
-            out.append((here, f"a bubble must be at most 30 KB of JSON (is {size} bytes)"))
+            out.append(
+                Problem(
+                    here,
+                    f"a bubble must be at most 30 KB of JSON (is {size} bytes)",
+                    "flex_too_large",
+                    {"limit_kb": FLEX_BUBBLE_BYTES // 1024, "size": size},
+                )
+            )
     else:
         bubbles = _list(contents, "contents", here, out, 1, FLEX_BUBBLES_MAX)
         if size > FLEX_CAROUSEL_BYTES:
-            out.append((here, f"a carousel must be at most 50 KB of JSON (is {size} bytes)"))
+            out.append(
+                Problem(
+                    here,
+                    f"a carousel must be at most 50 KB of JSON (is {size} bytes)",
+                    "flex_too_large",
+                    {"limit_kb": FLEX_CAROUSEL_BYTES // 1024, "size": size},
+                )
+            )
         for i, bubble in enumerate(bubbles or ()):
             if not isinstance(bubble, dict) or bubble.get("type") != "bubble":
-                out.append((f"{here}.contents[{i}]", "must be a bubble"))
+                out.append(Problem(f"{here}.contents[{i}]", "must be a bubble", "not_bubble"))
     _flex_actions(contents, here, out, 0)
 
 
 def _flex_actions(node: Any, path: str, out: Problems, depth: int) -> None:
     """Actions anywhere in a Flex container (buttons, tappable boxes, images, texts)."""
     if depth > 32:
-        out.append((path, "is nested too deeply"))
+        out.append(Problem(path, "is nested too deeply", "too_deep"))
         return
     if isinstance(node, dict):
         for key, value in node.items():
@@ -324,12 +415,19 @@ def _imagemap(message: dict, path: str, out: Problems) -> None:
     _text_field(message, "altText", path, out, ALT_TEXT_MAX)
     base = message.get("baseSize")
     if not isinstance(base, dict) or base.get("width") != IMAGEMAP_WIDTH:
-        out.append((f"{path}.baseSize", f"must be {{width: {IMAGEMAP_WIDTH}, height: ...}}"))
+        out.append(
+            Problem(
+                f"{path}.baseSize",
+                f"must be {{width: {IMAGEMAP_WIDTH}, height: ...}}",
+                "imagemap_width",
+                {"width": IMAGEMAP_WIDTH},
+            )
+        )
     actions = _list(message, "actions", path, out, 0, IMAGEMAP_ACTIONS_MAX)
     for i, action in enumerate(actions or ()):
         here = f"{path}.actions[{i}]"
         if not isinstance(action, dict) or action.get("type") not in ("uri", "message"):
-            out.append((here, "must be a uri or message imagemap action"))
+            out.append(Problem(here, "must be a uri or message imagemap action", "imagemap_action"))
         elif action["type"] == "uri":
             _uri(action, "linkUri", here, out)
         else:

@@ -13,7 +13,8 @@ from enishi.accounts.models import Account
 from enishi.db.base import utcnow
 from enishi.deps import AppState, app_state, db_session
 from enishi.friends import queries, service
-from enishi.friends.csv_io import export_csv, import_csv
+from enishi.friends.csv_export import export_csv
+from enishi.friends.csv_io import import_csv
 from enishi.friends.models import Friend
 from enishi.friends.queries import FriendFilter
 from enishi.friends.schemas import (

@@ -73,7 +73,7 @@ class Plan:
 
 def _plans(
     session: Session, account_id: int, rows: list[Row]
-) -> tuple[list[Plan], list[tuple[Row, str]]]:
+) -> tuple[list[Plan], list[tuple[Row, ApiError]]]:
     """What each row changes, and the rows whose member ID another friend holds."""
     friends = {
         f.line_user_id: f
@@ -111,15 +111,22 @@ def _plans(
         ):
             values[(friend_id, def_id)] = tuple(stored)
     plans: list[Plan] = []
-    conflicts: list[tuple[Row, str]] = []
+    conflicts: list[tuple[Row, ApiError]] = []
     for row in rows:
         holder = holders.get(row.member_id) if row.member_id else None
         if holder is not None and holder != row.line_user_id:
             conflicts.append(
                 (
                     row,
-                    f"member ID {row.member_id} is linked to {holder} already "
-                    "(a member ID is one friend's)",
+                    ApiError(
+                        409,
+                        "conflict",
+                        f"member ID {row.member_id} is linked to {holder} already "
+                        "(a member ID is one friend's)",
+                        "member_id",
+                        reason="member_id_taken",
+                        params={"member_id": row.member_id, "holder": holder},
+                    ),
                 )
             )
             continue
@@ -158,7 +165,7 @@ def _count(plans: list[Plan], report: Any) -> None:
 
 def plan_rows(
     session: Session, account_id: int, rows: list[Row], report: Any
-) -> list[tuple[Row, str]]:
+) -> list[tuple[Row, ApiError]]:
     """Dry run of a chunk: counts what would be created/updated/unchanged into `report`;
     the rows that cannot be applied, with why."""
     if not rows:
@@ -170,7 +177,7 @@ def plan_rows(
 
 def apply_rows(
     session: Session, account_id: int, rows: list[Row], report: Any
-) -> list[tuple[Row, str]]:
+) -> list[tuple[Row, ApiError]]:
     """Write a chunk of rows in the caller's transaction; like plan_rows, but for real."""
     if not rows:
         return []
@@ -270,7 +277,7 @@ def _link_members(
     plans: list[Plan],
     now,
     activity: list[dict[str, Any]],
-) -> list[tuple[Row, str]]:
+) -> list[tuple[Row, ApiError]]:
     """Link member IDs as the members service does (a member_links row with method "import",
     so link history and daily link counts include imports; a "member_linked" activity).
     A friend without a member ID yet — nearly every row of a big import — is linked with
@@ -280,7 +287,7 @@ def _link_members(
     from enishi.members.models import MemberLink
     from enishi.members.service import link_member
 
-    failed: list[tuple[Row, str]] = []
+    failed: list[tuple[Row, ApiError]] = []
     fresh = [p for p in plans if p.member_id and not p.replaces_member]
     if fresh:
         _update_column(
@@ -316,7 +323,7 @@ def _link_members(
             try:
                 link_member(session, friend, plan.member_id, method="import", at=now)
             except ApiError as error:
-                failed.append((plan.row, error.message))
+                failed.append((plan.row, error))
     session.flush()
     return failed
 

@@ -29,6 +29,11 @@ ATTRIBUTE_TYPES = ("text", "number", "date", "choice")
 TAG_MAX = 100
 
 
+def _invalid(message: str, field: str, reason: str, **params: Any) -> ApiError:
+    """A 422 "invalid" (the API's code) with the finer reason the dashboard words."""
+    return ApiError(422, "invalid", message, field, reason=reason, params=params)
+
+
 def get_friend(session: Session, account_id: int, line_user_id: str) -> Friend | None:
     return session.scalar(
         select(Friend).where(Friend.account_id == account_id, Friend.line_user_id == line_user_id)
@@ -69,7 +74,7 @@ def record_activity(
 def get_or_create_tag(session: Session, account_id: int, name: str) -> Tag:
     name = name.strip()
     if not name or len(name) > TAG_MAX:
-        raise ApiError(422, "invalid", f"a tag name is 1-{TAG_MAX} characters", "tag")
+        raise _invalid(f"a tag name is 1-{TAG_MAX} characters", "tag", "tag_length", max=TAG_MAX)
     tag = session.scalar(select(Tag).where(Tag.account_id == account_id, Tag.name == name))
     if tag is None:
         tag = Tag(account_id=account_id, name=name)
@@ -121,6 +126,7 @@ def attribute_def(session: Session, account_id: int, key: str) -> AttributeDef:
             "unknown_attribute",
             f"no attribute is defined with key {key!r}",
             f"attributes.{key}",
+            params={"key": key},
         )
     return definition
 
@@ -134,25 +140,26 @@ def parse_attribute(definition: AttributeDef, raw: Any) -> dict[str, Any]:
         try:
             number = float(raw)
         except (TypeError, ValueError):
-            raise ApiError(422, "invalid", f"{definition.key} must be a number", field) from None
+            raise _invalid(f"{definition.key} must be a number", field, "not_a_number") from None
         if not math.isfinite(number):  # "nan"/"inf" parse as floats but are no numbers to JSON
-            raise ApiError(422, "invalid", f"{definition.key} must be a finite number", field)
+            raise _invalid(f"{definition.key} must be a finite number", field, "not_a_number")
         return {"value_text": None, "value_number": number, "value_date": None}
     if definition.type == "date":
         try:
             value = raw if isinstance(raw, date) else date.fromisoformat(str(raw).strip())
         except ValueError:
-            raise ApiError(
-                422, "invalid", f"{definition.key} must be a date (YYYY-MM-DD)", field
+            raise _invalid(
+                f"{definition.key} must be a date (YYYY-MM-DD)", field, "not_a_date"
             ) from None
         return {"value_text": None, "value_number": None, "value_date": value}
     text = str(raw).strip()
     if definition.type == "choice" and text not in (definition.choices or []):
-        raise ApiError(
-            422, "invalid", f"{definition.key} must be one of {definition.choices}", field
-        )
+        choices = "、".join(definition.choices or [])
+        message = f"{definition.key} must be one of {definition.choices}"
+        raise _invalid(message, field, "not_a_choice", choices=choices)
     if len(text) > 1000:
-        raise ApiError(422, "invalid", f"{definition.key} is longer than 1000 characters", field)
+        message = f"{definition.key} is longer than 1000 characters"
+        raise _invalid(message, field, "too_long", max=1000)
     return {"value_text": text, "value_number": None, "value_date": None}
 
 
@@ -379,11 +386,10 @@ def clean_tag_names(names: Any, field: str) -> list[str]:
     for index, name in enumerate(names):
         text = name.strip() if isinstance(name, str) else ""
         if not text or len(text) > TAG_MAX:
-            raise ApiError(
-                422, "invalid", f"a tag name is 1-{TAG_MAX} characters", f"{field}.{index}"
-            )
+            message = f"a tag name is 1-{TAG_MAX} characters"
+            raise _invalid(message, f"{field}.{index}", "tag_length", max=TAG_MAX)
         if ";" in text:
-            raise ApiError(422, "invalid", "a tag name cannot contain ';'", f"{field}.{index}")
+            raise _invalid("a tag name cannot contain ';'", f"{field}.{index}", "tag_semicolon")
         if text not in cleaned:
             cleaned.append(text)
     return cleaned
@@ -425,7 +431,8 @@ def update_friend(
         and notes is not None
         and (not isinstance(notes, str) or len(notes) > NOTES_MAX)
     ):
-        raise ApiError(422, "invalid", f"notes are text of at most {NOTES_MAX} characters", "notes")
+        message = f"notes are text of at most {NOTES_MAX} characters"
+        raise _invalid(message, "notes", "too_long", max=NOTES_MAX)
     changes: list[dict[str, Any]] = []
 
     def change(kind: str, **data: Any) -> None:

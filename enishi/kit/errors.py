@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -9,11 +11,25 @@ from starlette.exceptions import HTTPException
 
 
 class ApiError(Exception):
-    """Raise from any service or route; the handler answers it as JSON."""
+    """Raise from any service or route; the handler answers it as JSON.
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    `code` and the English `message` are the API's contract. `reason` (default: `code`) is a
+    finer stable key with the `params` the message was built from; it never reaches the JSON
+    body: the dashboard words `reason` in Japanese (docs/web.md, "Errors")."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        reason: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.reason, self.params = reason or code, params or {}
 
 
 def not_found(what: str) -> ApiError:

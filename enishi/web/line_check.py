@@ -14,16 +14,28 @@ TIMEOUT_SECONDS = 10
 
 
 def check_connection(state: AppState, account: Account) -> dict[str, str]:
-    """{"ok": "yes", "name", "basic_id"} or {"ok": "", "status", "error"} (LINE's message)."""
+    """{"ok": "yes", "name", "basic_id"} or {"ok": "", "reason", "status", "error"}: a
+    stable reason (settings.CONNECTION_ERRORS words it) and the detail (LINE's message)."""
     try:
         client = state.line_for(account)
         info = client.messaging.get_bot_info(_request_timeout=TIMEOUT_SECONDS)
     except ApiException as error:
-        return {"ok": "", "status": str(error.status), "error": _line_message(error)}
+        reason = "token_refused" if error.status in (401, 403) else "line_error"
+        return {
+            "ok": "",
+            "reason": reason,
+            "status": str(error.status),
+            "error": _line_message(error),
+        }
     except (HTTPError, OSError) as error:
-        return {"ok": "", "status": "", "error": f"LINE unreachable: {type(error).__name__}"}
+        return {
+            "ok": "",
+            "reason": "unreachable",
+            "status": "",
+            "error": f"LINE unreachable: {type(error).__name__}",
+        }
     except ValueError as error:  # the sealed token cannot be opened
-        return {"ok": "", "status": "", "error": str(error)}
+        return {"ok": "", "reason": "unsealable", "status": "", "error": str(error)}
     return {"ok": "yes", "name": info.display_name, "basic_id": info.basic_id}
 
 

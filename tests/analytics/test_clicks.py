@@ -23,14 +23,9 @@ from datetime import date
 import pytest
 
 from enishi.accounts.models import Account
+from enishi.analytics.click_reports import frequency_report, recency_report
 from enishi.analytics.click_segments import ClickFilter
-from enishi.analytics.clicks import (
-    ClickAnalysisParams,
-    analyse_clicks,
-    as_of_moment,
-    frequency_report,
-    recency_report,
-)
+from enishi.analytics.clicks import ClickAnalysisParams, analyse_clicks, as_of_moment
 from tests.analytics.dataset import AS_OF, build_small_world
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from enishi.accounts.models import Account
-from enishi.analytics.clicks import ClickAnalysisParams, analyse_clicks, falloff_dict
+from enishi.analytics.click_reports import falloff_dict
+from enishi.analytics.clicks import ClickAnalysisParams, analyse_clicks
 from enishi.analytics.falloff import Tally, best_cut, newcombe, wilson
 from enishi.segments.service import count_segment
 from tests.analytics.dataset import AS_OF, build_planted_falloff

@@ -11,7 +11,7 @@ TEXT = {"type": "text", "text": "hello"}
 
 
 def fields(problems):
-    return [field for field, _ in problems]
+    return [problem.path for problem in problems]
 
 
 @pytest.mark.parametrize(
@@ -263,7 +263,7 @@ def test_unknown_variables_are_problems():
         [{"type": "text", "text": "{{name}} {{display_name}}"}], "messages"
     )
     assert [v.name for v in found] == ["display_name"]
-    assert problems and problems[0][0] == "messages[0].text" and "{{name}}" in problems[0][1]
+    assert problems and problems[0].path == "messages[0].text" and "{{name}}" in problems[0].message
 
 
 def test_unpersonalized_arm_renders_as_is():

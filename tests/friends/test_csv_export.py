@@ -7,7 +7,7 @@ import io
 import tracemalloc
 from datetime import timedelta
 
-from enishi.friends.csv_io import export_csv
+from enishi.friends.csv_export import export_csv
 from enishi.friends.models import BLOCKED, Friend
 from enishi.friends.queries import FriendFilter
 from enishi.friends.service import add_tag, set_attribute

@@ -11,14 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from enishi.accounts.models import Account
+from enishi.analytics.click_reports import falloff_dict, frequency_report, recency_report
 from enishi.analytics.click_segments import ClickFilter, recency_definition
-from enishi.analytics.clicks import (
-    ClickAnalysisParams,
-    analyse_clicks,
-    falloff_dict,
-    frequency_report,
-    recency_report,
-)
+from enishi.analytics.clicks import ClickAnalysisParams, analyse_clicks
 from enishi.analytics.csv_export import analysis_csv
 from enishi.config import Settings
 from enishi.operators.models import AuditEntry

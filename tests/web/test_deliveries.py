@@ -74,8 +74,8 @@ def deliveries(state) -> list[Delivery]:
 
 def errors_of(html: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for name, text in re.findall(r'data-error="([^"]+)">([^<]*)<', html):
-        found.setdefault(name, []).append(text)
+    for name, text in re.findall(r'data-error="([^"]+)">(.*?)</span>', html):
+        found.setdefault(name, []).append(re.sub(r"<[^>]+>", "", text))  # with the detail
     return found
 
 

@@ -189,7 +189,7 @@ def test_a_bad_value_is_explained_next_to_its_field_and_changes_nothing(
     )
     assert response.status_code == 422
     assert 'data-error="attributes.age"' in response.text
-    assert "age must be a number" in response.text
+    assert "数値を入力してください。" in response.text  # Japanese first (English: ?lang=en)
     assert 'value="twelve"' in response.text  # the form keeps what was typed
     response = client.post(url + "/tags", data={"tag": "a;b", "csrf_token": token})
     assert response.status_code == 422 and 'data-error="tags"' in response.text
@@ -297,8 +297,8 @@ def test_an_import_with_errors_changes_nothing_until_the_valid_rows_are_applied(
     cells = [
         re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", report, re.S)
     ]
-    assert cells[0:2] == ["3", "line_user_id"] and "not a LINE user ID" in cells[2]
-    assert cells[3:5] == ["4", "attr:age"] and "age must be a number" in cells[5]
+    assert cells[0:2] == ["3", "line_user_id"] and "LINEユーザーID" in cells[2]
+    assert cells[3:5] == ["4", "attr:age"] and "数値を入力してください" in cells[5]
     assert re.search(r'data-testid="valid-rows">2<', html)
     assert friend_count(state, account_id) == 122 and audit(state, "friends.imported") == []
     token = re.search(r'name="token" value="([0-9a-f]{32})"', html).group(1)

@@ -16,6 +16,7 @@ import orjson
 from enishi.delivery.models import Delivery
 from enishi.delivery.validation import MESSAGES_MAX, Problems
 from enishi.web.i18n import N_
+from enishi.web.pages.deliveries_problems import describe
 
 ARMS_IN_FORM = 4  # the API allows 10; the dashboard offers A–D
 EDITOR_TYPES = ("text", "image", "sticker", "template", "flex", "imagemap", "other")
@@ -29,7 +30,7 @@ _SLOT_PATH = re.compile(r"^arms\[(\d+)\]\.messages\[(\d+)\](.*)$")
 _ARM_PATH = re.compile(r"^arms\[(\d+)\](?:\.(name|share|messages))?")
 
 FORM_ERRORS = {
-    "json": N_("JSONとして読めません: {detail}"),
+    "json": N_("JSONとして読めません。"),
     "json_object": N_("メッセージオブジェクト（{...}）を入力してください。"),
     "json_type": N_("typeは「{type}」にしてください。"),
     "number": N_("数値を入力してください。"),
@@ -51,13 +52,15 @@ class ComposeForm:
     """What the compose template shows: the values (as typed) and errors by field name."""
 
     values: dict[str, Any]
-    # field name → [(Japanese text or the service's message, format values)]
-    errors: dict[str, list[tuple[str, dict[str, object]]]] = field(default_factory=dict)
+    # field name → [(Japanese text marked N_, its format values, the secondary detail)]
+    errors: dict[str, list[tuple[str, dict[str, object], str]]] = field(default_factory=dict)
     # arm index → message index → form slot (empty slots are skipped in the body)
     slots: dict[int, list[int]] = field(default_factory=dict)
 
-    def add(self, name: str, message: str, **values: object) -> None:
-        self.errors.setdefault(name, []).append((message, values))
+    def add(
+        self, name: str, message: str, values: dict[str, object] | None = None, detail: str = ""
+    ) -> None:
+        self.errors.setdefault(name, []).append((message, values or {}, detail))
 
 
 def blank_values() -> dict[str, Any]:
@@ -217,7 +220,7 @@ def _message(values: dict[str, Any], prefix: str, form: ComposeForm) -> dict[str
             form.add(name, FORM_ERRORS["json_object"])
             return None
         if editor != "other" and message.get("type") != editor:
-            form.add(name, FORM_ERRORS["json_type"], type=editor)
+            form.add(name, FORM_ERRORS["json_type"], {"type": editor})
             return None
     quick = _quick_reply(values[f"{prefix}_quick"], f"{prefix}_quick", form)
     if quick is not None:
@@ -354,6 +357,9 @@ def field_for(path: str, form: ComposeForm) -> str:
 
 
 def add_problems(form: ComposeForm, problems: Problems) -> None:
-    for path, message in problems:
-        name = field_for(path, form)
-        form.add(name, f"{path}: {message}" if name.endswith("_json") else message)
+    """The service's problems in Japanese beside their fields; the path is the detail where
+    the field cannot say which part is meant (a JSON editor, or the whole form)."""
+    for problem in problems:
+        name = field_for(problem.path, form)
+        text, values, detail = describe(problem, with_path=name.endswith("_json") or name == "form")
+        form.add(name, text, values, detail)

@@ -29,6 +29,7 @@ from enishi.web.i18n import N_
 from enishi.web.localtime import local_time
 from enishi.web.pages import friends_csv
 from enishi.web.pages.friend_filters import filter_query, list_filters, tag_names
+from enishi.web.pages.friends_problems import describe
 from enishi.web.render import redirect_to, render
 
 router = APIRouter()
@@ -120,7 +121,7 @@ def _friend_page(
     friend: Friend,
     *,
     cursor: str | None = None,
-    errors: dict[str, str] | None = None,
+    errors: dict[str, tuple[str, dict, str | None]] | None = None,
     values: dict[str, Any] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
@@ -182,7 +183,7 @@ def _edit(
             page,
             session,
             friend,
-            errors={group: error.message},
+            errors={group: describe(error.reason, error.params, error.message)},
             values=values,
             status=422,
         )

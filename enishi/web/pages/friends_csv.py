@@ -21,13 +21,15 @@ from sqlalchemy.orm import Session
 from enishi.db.base import utcnow
 from enishi.deps import AppState, app_state, db_session
 from enishi.friends.api import MAX_IMPORT_BYTES
-from enishi.friends.csv_io import export_csv, import_csv
+from enishi.friends.csv_export import export_csv
+from enishi.friends.csv_io import import_csv
 from enishi.kit.errors import ApiError
 from enishi.operators.roles import Role
 from enishi.web.context import AccountPage, account_page
 from enishi.web.errors import PageError
 from enishi.web.i18n import N_
 from enishi.web.pages.friend_filters import filter_query, list_filters
+from enishi.web.pages.friends_problems import report_rows
 from enishi.web.render import render
 
 router = APIRouter()
@@ -36,7 +38,7 @@ BASE = "/accounts/{account_id}/friends"
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "enishi-imports"
 UPLOAD_TTL_SECONDS = 3600
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
-FILE_ERRORS = {  # csv_io's refusals of a whole file, by code
+FILE_ERRORS = {  # csv_read's refusals of a whole file, by code
     "empty_file": N_("ファイルが空です。1行目に見出し（line_user_id など）が必要です。"),
     "not_csv": N_(
         "CSVファイルではありません。Excelでは「CSV UTF-8（コンマ区切り）」で保存してください。"
@@ -112,7 +114,13 @@ def _import_page(
         request,
         "friends/import.html",
         page,
-        {"report": report, "token": token, "file_name": file_name, "error": error},
+        {
+            "report": report,
+            "problems": report_rows(report["errors"]) if report else [],
+            "token": token,
+            "file_name": file_name,
+            "error": error,
+        },
         status=status,
     )
 

@@ -46,6 +46,18 @@ FIELD_ERRORS = {
     "channel_secret": N_("チャネルシークレットが長すぎます。"),
     "access_token": N_("アクセストークンが長すぎます。"),
 }
+CONNECTION_ERRORS = {  # line_check's reasons; LINE's own message follows as the detail
+    "token_refused": N_(
+        "LINEがアクセストークンを受け付けませんでした。LINE Developersで発行したチャネルアクセストークンを設定し直してください。"
+    ),
+    "line_error": N_("LINEがエラーを返しました。"),
+    "unreachable": N_(
+        "LINEに接続できません。ネットワークと、enishiに設定したLINE APIのURLを確認してください。"
+    ),
+    "unsealable": N_(
+        "保存されている認証情報を復号できません（ENISHI_SECRET_KEYが変わった可能性があります）。チャネルシークレットとアクセストークンを設定し直してください。"
+    ),
+}
 
 
 def webhook_url(state: AppState, channel_id: str) -> str:
@@ -75,6 +87,7 @@ def _general_page(
             "errors": errors or {},
             "webhook_url": webhook_url(state, account.channel_id),
             "connection": connection,
+            "connection_errors": CONNECTION_ERRORS,
         },
         status=status,
     )
