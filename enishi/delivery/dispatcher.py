@@ -71,6 +71,7 @@ class Outcome:
     error: str | None = None
     retry_at: datetime | None = None
     attempted: bool = True
+    pause_code: str | None = None  # with action "pause": why, as Delivery.error_code
 
 
 def classify(
@@ -87,9 +88,11 @@ def classify(
     message = error or _line_message(status, body)
     first = job.first_attempt_at or now
     if status == 429 and "monthly limit" in message.lower():
-        return Outcome(job, "pause", now, error=f"LINE: {message}")
+        return Outcome(job, "pause", now, error=f"LINE: {message}", pause_code="line_monthly_limit")
     if status in (401, 403):
-        return Outcome(job, "pause", now, error=f"LINE {status}: {message}")
+        return Outcome(
+            job, "pause", now, error=f"LINE {status}: {message}", pause_code="line_token_refused"
+        )
     if status is not None and 400 <= status < 500 and status != 429:
         return Outcome(job, "failed", now, error=f"LINE {status}: {message}"[:500])
     if now - first > GIVE_UP_AFTER:
@@ -299,7 +302,7 @@ class Outbox:
                     }
                 )
                 if o.action == "pause":
-                    pauses[o.job.delivery_id] = o.error
+                    pauses[o.job.delivery_id] = (o.error, o.pause_code)
         with self.sessions.begin() as session:
             conn = session.connection()
             if sent:  # LINE accepted it: true whoever holds the claim now
@@ -351,14 +354,14 @@ class Outbox:
                     ),
                     back,
                 )
-            for delivery_id, error in pauses.items():
+            for delivery_id, (error, code) in pauses.items():
                 conn.execute(
                     update(Delivery.__table__)
                     .where(
                         Delivery.id == delivery_id,
                         Delivery.status == SENDING,
                     )
-                    .values(status=PAUSED, paused_at=utcnow(), error=error)
+                    .values(status=PAUSED, paused_at=utcnow(), error=error, error_code=code)
                 )
 
     def due_work(self) -> bool:

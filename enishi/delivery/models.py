@@ -61,6 +61,9 @@ class Delivery(Base):
     # progress.counts() frozen when the delivery finishes: lists need not re-count requests
     final_counts: Mapped[dict[str, Any] | None] = mapped_column(Json())
     error: Mapped[str | None] = mapped_column(Text)
+    # why it paused or failed, stable for programs and the dashboard's wording (`error` is
+    # the English detail): line_monthly_limit, line_token_refused, or the planner's reason
+    error_code: Mapped[str | None] = mapped_column(String(40))
     # set when the delivery starts
     audience_count: Mapped[int | None] = mapped_column(Integer)  # following friends targeted
     expected_sends: Mapped[int | None] = mapped_column(Integer)  # after holdout and quota

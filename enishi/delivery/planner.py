@@ -129,7 +129,9 @@ def start_delivery(state: AppState, delivery_id: int, holder: str) -> None:
             values.update(_sizing(state, session, delivery, account, now))
             values["status"] = SENDING
         except ApiError as error:
-            values.update(status=FAILED, error=error.message, finished_at=now)
+            values.update(
+                status=FAILED, error=error.message, error_code=error.reason, finished_at=now
+            )
     with state.sessions.begin() as session:
         result = session.execute(
             update(Delivery)

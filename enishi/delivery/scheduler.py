@@ -143,7 +143,7 @@ def schedule(
     delivery.status = SCHEDULED
     delivery.send_at = send_at or now
     delivery.spread_until = spread_until
-    delivery.error = None
+    delivery.error = delivery.error_code = None
 
 
 def pause(session: Session, delivery: Delivery) -> None:
@@ -178,7 +178,7 @@ def resume(session: Session, delivery: Delivery) -> None:
             _shift_pending(session, delivery.id, paused_at, now - paused_at)
             delivery.spread_until = delivery.spread_until + (now - paused_at)
     delivery.paused_at = None
-    delivery.error = None
+    delivery.error = delivery.error_code = None
 
 
 def _shift_pending(

@@ -119,6 +119,7 @@ class DeliveryOut(BaseModel):
     finished_at: datetime | None
     paused_at: datetime | None
     error: str | None
+    error_code: str | None
     audience_count: int | None
     expected_sends: int | None
     progress: Progress | None = None

@@ -92,11 +92,13 @@ def test_monthly_limit_pauses_the_delivery(start_env):
     env.e2e.worker.run_until_idle(60)
     out = env.call("GET", f"/deliveries/{delivery['id']}").json()
     assert out["status"] == "paused" and "monthly limit" in out["error"]
+    assert out["error_code"] == "line_monthly_limit"
     assert out["progress"]["sent"] == 1 and out["progress"]["queued"] == 2
     env.e2e.control("PATCH", "", json={"quota_limit": 100})
     assert env.call("POST", f"/deliveries/{delivery['id']}/resume").status_code == 200
     out = env.finish(delivery["id"])
     assert out["status"] == "done" and out["progress"]["sent"] == 3
+    assert out["error"] is None and out["error_code"] is None  # resumed: cleared
     assert sum(env.received().values()) == 3
 
 

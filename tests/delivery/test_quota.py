@@ -29,6 +29,7 @@ def test_refused_at_start_when_the_quota_shrank(start_env):
         session.execute(update(Account).values(monthly_quota=10))
     out = env.finish(delivery["id"])
     assert out["status"] == "failed" and "10" in out["error"] and "30" in out["error"]
+    assert out["error_code"] == "quota_exceeded"
     assert not env.received()
 
 

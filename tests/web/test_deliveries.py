@@ -21,9 +21,8 @@ from enishi.operators.roles import Role
 from enishi.segments.service import create_segment
 from tests.delivery.conftest import mirror_friends
 from tests.e2e_support import start_e2e  # noqa: F401 - a fixture
+from tests.web.compose import TEXT, compose_form
 from tests.web.conftest import PASSWORD, add_operator, csrf_of, login
-
-TEXT = "{{display_name|お客様}}さん、秋のセールです https://shop.example/sale"
 
 
 def draft(state, account_id: int, name: str = "秋のセール", **extra) -> int:
@@ -35,25 +34,6 @@ def draft(state, account_id: int, name: str = "秋のセール", **extra) -> int
     }
     with state.sessions.begin() as session:
         return service.create_delivery(session, account_id, DeliveryCreate(**body)).id
-
-
-def compose_form(csrf: str, **fields: str) -> dict[str, str]:
-    form = {
-        "csrf_token": csrf,
-        "name": "秋のセール",
-        "arm_count": "1",
-        "arm0_name": "A",
-        "arm0_m0_type": "text",
-        "arm0_m0_text": TEXT,
-        "audience_type": "all",
-        "holdout_percent": "0",
-        "track_links": "friend",
-        "quota_mode": "refuse",
-        "timing": "now",
-        "intent": "save",
-    }
-    form.update(fields)
-    return form
 
 
 def audit_actions(state, account_id: int) -> list[str]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 23:45:23.918367
+Create Date: 2026-11-26 00:27:53.800273
 """
 
 from alembic import op
@@ -121,6 +121,7 @@ def upgrade() -> None:
     sa.Column('finished_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('final_counts', enishi.db.base.Json(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('error_code', sa.String(length=40), nullable=True),
     sa.Column('audience_count', sa.Integer(), nullable=True),
     sa.Column('expected_sends', sa.Integer(), nullable=True),
     sa.Column('quota_allowed', sa.Integer(), nullable=True),

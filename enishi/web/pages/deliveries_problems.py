@@ -5,7 +5,6 @@ reason without a text. LINE's own words stay beside the Japanese lead as the det
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from enishi.delivery.validation import Problem
@@ -85,38 +84,24 @@ PROBLEM_TEXT = {
     ),
 }
 
-# A running delivery's stored `error` (dispatcher: LINE paused or refused it; planner: it
-# could not start), read by its start: rows written before any change keep the same words.
-RUN_ERRORS = [
-    (
-        re.compile(r"^LINE: "),
-        N_(
-            "LINEの月間の送信上限に達したため、一時停止しました。上限に空きができてから再開してください。"
-        ),
+# Why a delivery paused (dispatcher: LINE's answer) or could not start (planner): its
+# `error_code` -> the Japanese lead; its English `error` is shown as the detail.
+RUN_ERRORS = {
+    "line_monthly_limit": N_(
+        "LINEの月間の送信上限に達したため、一時停止しました。上限に空きができてから再開してください。"
     ),
-    (
-        re.compile(r"^LINE 40[13]: "),
-        N_(
-            "LINEがアクセストークンを受け付けなかったため、一時停止しました。設定の接続テストで確認してから再開してください。"
-        ),
+    "line_token_refused": N_(
+        "LINEがアクセストークンを受け付けなかったため、一時停止しました。設定の接続テストで確認してから再開してください。"
     ),
-    (re.compile(r"^LINE 4\d\d: "), N_("LINEがこの配信のリクエストを受け付けませんでした。")),
-    (re.compile(r"^gave up after "), N_("LINEに送れない状態が続いたため、再送をあきらめました。")),
-    (
-        re.compile(r"^今月の配信上限を超えます"),
-        N_("今月の配信上限を超えるため、配信しませんでした。"),
-    ),
-    (
-        re.compile(r"segment was deleted"),
-        N_("配信対象のセグメントが削除されていたため、配信できませんでした。"),
-    ),
-]
+    "quota_exceeded": N_("今月の配信上限を超えるため、配信しませんでした。"),
+    "segment_gone": N_("配信対象のセグメントが削除されていたため、配信できませんでした。"),
+}
 RUN_FALLBACK = N_("配信中にエラーが発生しました。")
 
 
-def run_error(error: str) -> str:
-    """The Japanese lead for a delivery's stored error (the error itself is the detail)."""
-    return next((text for pattern, text in RUN_ERRORS if pattern.search(error)), RUN_FALLBACK)
+def run_error(code: str | None) -> str:
+    """The Japanese lead for a delivery's stored error code."""
+    return RUN_ERRORS.get(code or "", RUN_FALLBACK)
 
 
 def describe(problem: Problem, *, with_path: bool = False) -> tuple[str, dict[str, Any], str]:
