@@ -25,7 +25,10 @@ class ReservedPort:
     """A loopback socket bound now; its port is ours until a ServerThread serves on it."""
 
     def __init__(self) -> None:
-        self.socket = socket.socket()
+        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY on accepted connections only when
+        # the listening socket says TCP, and without it every answer waited ~40 ms for the
+        # client's delayed ACK (Nagle)
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.socket.bind(("127.0.0.1", 0))
         self.port: int = self.socket.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
