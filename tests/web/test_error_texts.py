@@ -63,6 +63,38 @@ def post_both(client, url: str, data: dict, **files) -> tuple[str, str]:
     return pages[0], pages[1]
 
 
+# --- deliveries ------------------------------------------------------------------------------
+def test_message_problems_of_a_draft_are_japanese_with_the_path_as_detail(
+    login_as, account_id, state
+):
+    messages = [
+        {"type": "text", "text": "x" * 5001},
+        TEMPLATE,
+        {"type": "image", "originalContentUrl": "http://shop.example/a.png"},
+        {"type": "text", "text": "{{attr.nope}}さん、{{name}}"},
+    ]
+    body = {"name": "下書き", "audience": {"type": "all"}, "messages": messages}
+    with state.sessions.begin() as session:
+        draft = deliveries.create_delivery(session, account_id, DeliveryCreate(**body))
+    client = login_as(Role.MARKETER)
+    url = f"/accounts/{account_id}/deliveries/{draft.id}/edit"
+    ja = errors_of(text_of(client.get(url + "?lang=ja")))
+    assert ja["arm0_m0_text"].startswith("5000文字以内にしてください（絵文字などは2文字")
+    assert "現在5001文字" in ja["arm0_m0_text"]
+    label = ja["arm0_m1_json"]
+    assert label.startswith("20文字以内にしてください（現在26文字）。")
+    assert "arms[0].messages[1].template.actions[0].label" in label  # the path, secondary
+    assert ja["arm0_m2_original"] == "https:// で始まるURLにしてください。"
+    assert "{{attr.nope}}: 属性「nope」は定義されていません。" in ja["arm0_messages"]
+    assert ja["arm0_m3_text"].startswith("{{name}} は使えない変数です")
+    assert "must be" not in "".join(ja.values())  # no English sentence in the Japanese page
+    en = errors_of(text_of(client.get(url + "?lang=en")))
+    assert en["arm0_m0_text"].startswith("Use at most 5000 characters")
+    assert en["arm0_m1_json"].startswith("Use at most 20 characters (26 now).")
+    assert en["arm0_m2_original"] == "Use a URL that starts with https://."
+    assert '{{attr.nope}}: no attribute "nope" is defined.' in en["arm0_messages"]
+
+
 def test_audience_timing_and_arm_problems_on_save(login_as, account_id):
     client = login_as(Role.MARKETER)
     base = f"/accounts/{account_id}/deliveries"
