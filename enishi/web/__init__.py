@@ -6,7 +6,7 @@ from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -23,18 +23,25 @@ def plotly_js_path() -> Path:
     return Path(str(files("plotly") / "package_data" / "plotly.min.js"))
 
 
-def mount_web(app: FastAPI) -> None:
-    app.include_router(web_router())
+def web_routes() -> APIRouter:
+    """The pages, plotly.js and /static."""
+    router = APIRouter()
+    router.include_router(web_router())
+    router.add_api_route(PLOTLY_URL, _plotly_js, methods=["GET"], include_in_schema=False)
+    router.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return router
 
-    @app.get(PLOTLY_URL, include_in_schema=False)
-    def plotly_js() -> FileResponse:
-        return FileResponse(
-            plotly_js_path(),
-            media_type="text/javascript",
-            headers={"cache-control": "public, max-age=604800"},
-        )
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+def _plotly_js() -> FileResponse:
+    return FileResponse(
+        plotly_js_path(),
+        media_type="text/javascript",
+        headers={"cache-control": "public, max-age=604800"},
+    )
+
+
+def install_page_handlers(app: FastAPI) -> None:
+    """Page errors render the error page; a missing login or password change redirects."""
 
     @app.exception_handler(PageError)
     async def _page_error(request: Request, exc: PageError) -> Response:
