@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -40,6 +40,9 @@ class Viewer:
     accounts: list[AccountChoice]
 
 
+Owned = TypeVar("Owned")  # a model with an account_id
+
+
 @dataclass
 class AccountPage:
     """An account page: the operator, the account and the operator's role on it."""
@@ -58,6 +61,13 @@ class AccountPage:
 
     def t(self, text: str, **values: object) -> str:
         return translate(self.lang, text, **values)
+
+    def owned(self, session: Session, model: type[Owned], row_id: int) -> Owned:
+        """This account's row of `model`; another account's, or none, is a 404 page."""
+        row = session.get(model, row_id)
+        if row is None or row.account_id != self.account.id:
+            raise PageError(404, N_("ページが見つかりません。"))
+        return row
 
     def audit(
         self,

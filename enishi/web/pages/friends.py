@@ -108,10 +108,7 @@ def friends_page(
 
 
 def _friend(session: Session, page: AccountPage, friend_id: int) -> Friend:
-    friend = session.get(Friend, friend_id)
-    if friend is None or friend.account_id != page.account.id:
-        raise PageError(404, N_("ページが見つかりません。"))
-    return friend
+    return page.owned(session, Friend, friend_id)
 
 
 def _friend_page(

@@ -24,7 +24,6 @@ from enishi.segments import service
 from enishi.segments.language import SegmentInvalid
 from enishi.segments.models import Segment
 from enishi.web.context import AccountPage, account_page
-from enishi.web.errors import PageError
 from enishi.web.i18n import N_
 from enishi.web.localtime import local_time
 from enishi.web.pages.friend_filters import tag_names
@@ -398,10 +397,7 @@ def preview(
 
 
 def _segment(session: Session, page: AccountPage, segment_id: int) -> Segment:
-    segment = session.get(Segment, segment_id)
-    if segment is None or segment.account_id != page.account.id:
-        raise PageError(404, N_("ページが見つかりません。"))
-    return segment
+    return page.owned(session, Segment, segment_id)
 
 
 @router.get(BASE + "/{segment_id}")

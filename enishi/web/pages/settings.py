@@ -20,7 +20,6 @@ from enishi.db.base import utcnow
 from enishi.deps import AppState, app_state, db_session
 from enishi.operators.roles import Role
 from enishi.web.context import AccountPage, account_page
-from enishi.web.errors import PageError
 from enishi.web.i18n import N_
 from enishi.web.line_check import check_connection
 from enishi.web.render import redirect_to, render
@@ -274,9 +273,7 @@ def revoke_key(
     page: AccountPage = Depends(account_page(Role.ADMIN)),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    key = session.get(ApiKey, key_id)
-    if key is None or key.account_id != page.account.id:
-        raise PageError(404, N_("ページが見つかりません。"))
+    key = page.owned(session, ApiKey, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         page.audit(
