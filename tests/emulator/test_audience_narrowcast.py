@@ -7,7 +7,6 @@ import json
 import time
 import uuid
 
-import httpx
 import pytest
 from linebot.v3.audience import (
     AddAudienceToAudienceGroupRequest,
@@ -43,6 +42,7 @@ from linebot.v3.messaging import (
 from linebot.v3.messaging.exceptions import ApiException
 
 from enishi.emulator.api import narrowcast as narrowcast_module
+from tests.emulator.clients import raw
 
 TEXT = [TextMessage(text="今週末だけのクーポンです🎟")]
 
@@ -59,10 +59,6 @@ def audiences(running) -> ManageAudience:
 def insight(running) -> Insight:
     config = InsightConfiguration(host=running.base_url, access_token=running.token)
     return Insight(InsightClient(config))
-
-
-def raw(running) -> httpx.Client:
-    return httpx.Client(base_url=running.base_url, headers=running.headers(), timeout=10)
 
 
 def following(running) -> list[str]:

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 from linebot.v3.messaging import (
-    ApiClient,
-    Configuration,
-    MessagingApi,
     MulticastRequest,
     PushMessageRequest,
     SetWebhookEndpointRequest,
@@ -19,15 +15,8 @@ from linebot.v3.messaging import (
 from linebot.v3.messaging import TestWebhookEndpointRequest as WebhookTestRequest
 from linebot.v3.messaging.exceptions import ApiException
 
+from tests.emulator.clients import raw, sdk
 from tests.emulator.openapi_check import check_response
-
-
-def sdk(running) -> MessagingApi:
-    return MessagingApi(ApiClient(Configuration(host=running.base_url, access_token=running.token)))
-
-
-def raw(running) -> httpx.Client:
-    return httpx.Client(base_url=running.base_url, headers=running.headers(), timeout=10)
 
 
 def error_of(call) -> tuple[int, dict]:

@@ -25,15 +25,8 @@ from linebot.v3.messaging import (
 from linebot.v3.messaging.exceptions import ApiException
 
 from enishi.emulator.clock import jst_date
+from tests.emulator.clients import raw, sdk
 from tests.emulator.openapi_check import check_response
-
-
-def sdk(running) -> MessagingApi:
-    return MessagingApi(ApiClient(Configuration(host=running.base_url, access_token=running.token)))
-
-
-def raw(running) -> httpx.Client:
-    return httpx.Client(base_url=running.base_url, headers=running.headers(), timeout=10)
 
 
 def following_ids(running, n: int) -> list[str]:

@@ -32,6 +32,7 @@ from linebot.v3.messaging import (
 from linebot.v3.messaging.exceptions import ApiException
 
 from enishi.emulator.api import richmenu
+from tests.emulator.clients import raw
 
 WIDTH, HEIGHT = 2500, 843
 
@@ -46,10 +47,6 @@ def api(running) -> MessagingApi:
 
 def blob(running) -> MessagingApiBlob:
     return MessagingApiBlob(client(running))
-
-
-def raw(running) -> httpx.Client:
-    return httpx.Client(base_url=running.base_url, headers=running.headers(), timeout=10)
 
 
 def png(width: int = WIDTH, height: int = HEIGHT) -> bytes:
