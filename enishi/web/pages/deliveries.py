@@ -33,7 +33,12 @@ from enishi.web.pages.deliveries_common import (
 )
 from enishi.web.pages.deliveries_compose import draft_form, schedule_draft
 from enishi.web.pages.deliveries_preview import preview_config
-from enishi.web.pages.deliveries_report import holdout_figure, outcome_figure, rates_figure
+from enishi.web.pages.deliveries_report import (
+    holdout_figure,
+    holdout_message,
+    outcome_figure,
+    rates_figure,
+)
 from enishi.web.render import redirect_to, render
 
 router = APIRouter()
@@ -111,6 +116,7 @@ def delivery_page(
             "delivery": delivery,
             "progress": _progress(session, delivery),
             "report": report,
+            "holdout_message": report and holdout_message(page, report.holdout_comparison),
             "charts": charts,
             "running": delivery.status in RUNNING,
             "preview_config": preview_config(page, delivery.arms),

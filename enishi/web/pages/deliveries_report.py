@@ -1,12 +1,15 @@
-"""The delivery report's charts: plotly figure JSON built from analysis.delivery_report
-(docs/web.md §Charts; static/charts.js draws them)."""
+"""The delivery report's charts (plotly figure JSON built from analysis.delivery_report;
+docs/web.md §Charts; static/charts.js draws them) and its holdout conclusion in words."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from enishi.delivery.analysis import MIN_CONVERTERS, MIN_GROUP
 from enishi.delivery.schemas import DeliveryReport, Estimate, HoldoutComparison
+from enishi.web.context import AccountPage
 from enishi.web.i18n import N_, translate
+from enishi.web.pages.deliveries_common import account_zone
 
 ACCENT, MUTED, HOLDOUT = "#06c755", "#94a3b8", "#f59e0b"
 
@@ -136,3 +139,40 @@ def holdout_figure(report: DeliveryReport, lang: str) -> dict[str, Any] | None:
             "showlegend": False,
         },
     }
+
+
+def holdout_message(page: AccountPage, c: HoldoutComparison) -> str:
+    """The holdout comparison's conclusion in the page's language, from its figures (the
+    API's `message` says the same in Japanese only; enishi.delivery.analysis)."""
+    if c.status == "not_started":
+        return page.t(N_("まだ配信が始まっていません。"))
+    if c.status == "no_holdout":
+        return page.t(
+            N_("ホールドアウト（配信しない対照群）がないため、増分効果は計算できません。")
+        )
+    if c.status == "too_small":
+        groups = ((N_("配信群"), c.treated.friends), (N_("ホールドアウト"), c.holdout.friends))
+        parts = [
+            page.t(N_("{group}が{count}人"), group=page.t(label), count=f"{count:,}")
+            for label, count in groups
+            if count < MIN_GROUP
+        ]
+        converters = c.treated.converters + c.holdout.converters
+        if converters < MIN_CONVERTERS:
+            parts.append(page.t(N_("購入者が合わせて{count}人"), count=f"{converters:,}"))
+        return page.t(
+            N_(
+                "{parts}と少なすぎて結論できません（目安: 各群{min_group}人以上、購入者が合わせて{min_converters}人以上）。区間は参考値です。"
+            ),
+            parts=page.t(N_("、")).join(parts),
+            min_group=MIN_GROUP,
+            min_converters=MIN_CONVERTERS,
+        )
+    if not c.window_closed and c.window_end is not None:
+        end = c.window_end.astimezone(account_zone(page)).strftime("%Y-%m-%d %H:%M")
+        return page.t(N_("計測期間中のため暫定値です（{end} まで）。"), end=end)
+    if any(
+        e is not None and e.significant for e in (c.conversion_rate_diff, c.revenue_per_friend_diff)
+    ):
+        return page.t(N_("差は統計的に有意です（95%信頼区間が0を含みません）。"))
+    return page.t(N_("有意な差は見られません（95%信頼区間が0を含みます）。"))
