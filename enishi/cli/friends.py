@@ -27,6 +27,7 @@ from enishi.friends.csv_io import import_csv
 from enishi.friends.queries import FriendFilter, count_friends
 from enishi.friends.rollups import check_rollups, rebuild_rollups
 from enishi.kit.errors import ApiError
+from enishi.web.pages.friends_problems import describe
 
 console = Console()
 friends_app = typer.Typer(help="Friends: CSV and rollups / 友だち", no_args_is_help=True)
@@ -125,11 +126,19 @@ def import_command(
         raise typer.Exit(1)
 
 
+def _reason(error: dict) -> str:
+    """The problem in Japanese (the dashboard's words), then the English message."""
+    text, values, _ = describe(
+        error.get("reason", "invalid"), error.get("params") or {}, error["message"]
+    )
+    return f"{text.format(**values)}\n{error['message']}"
+
+
 def _print_report(report: dict) -> None:
     if report["errors"]:
         table = Table("行 / row", "列 / column", "理由 / reason", title="エラー / errors")
         for error in report["errors"][:50]:
-            table.add_row(str(error["row"] or ""), error["column"] or "", error["message"])
+            table.add_row(str(error["row"] or ""), error["column"] or "", _reason(error))
         console.print(table)
         if report["error_count"] > 50:
             console.print(

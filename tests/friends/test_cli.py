@@ -53,6 +53,8 @@ def test_export_and_import_files(cli_env, state, attributes, tmp_path):
     failed = runner.invoke(app, ["friends", "import", str(edited), "--account", cli_env.channel_id])
     assert failed.exit_code == 1, failed.output
     assert "attr:age" in failed.output and "not applied" in failed.output
+    assert "数値を入力してください" in failed.output  # Japanese first, as on the dashboard
+    assert "must be a number" in failed.output  # then the English message
     dry = runner.invoke(
         app, ["friends", "import", str(edited), "--account", cli_env.channel_id, "--apply", "none"]
     )
