@@ -77,6 +77,8 @@ def _routes() -> tuple[BaseRoute, ...]:
     """Every route, analysed once per process. FastAPI works out each route's dependencies
     and models when its router is included (a third of a second for enishi's); nothing in
     that depends on the app, so every app of the process (tests build hundreds) shares it.
+    The price: `app.dependency_overrides` does not reach these routes (FastAPI takes the
+    overrides from the router the routes were included in); tests vary Settings instead.
 
     EnishiApp answers the webhook intake and /c/ before FastAPI (enishi/hot_paths.py);
     their routes come first here too, for the requests it hands on; the dashboard at /
