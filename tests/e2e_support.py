@@ -41,7 +41,7 @@ from enishi.worker.registry import pollers
 from enishi.worker.runner import Worker
 from tests.conftest import make_settings
 from tests.emulator.conftest import RunningEmulator, start_emulator
-from tests.servers import ServerThread, reserve_port
+from tests.servers import ReservedPort, ServerThread
 
 __all__ = ["E2E", "e2e", "start_e2e", "start_emulator"]
 
@@ -144,7 +144,7 @@ def start_e2e(
         account_name: str = "e2e店",
         **spec: Any,
     ) -> E2E:
-        reserved = reserve_port()
+        reserved = ReservedPort()
         base_url = reserved.base_url
         channel_id = str(spec.pop("channel_id", DEFAULT_CHANNEL_ID))
         running = start_emulator(

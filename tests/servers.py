@@ -15,7 +15,7 @@ import time
 
 def free_port() -> int:
     """A port that was free a moment ago, for servers in other processes (racy: prefer
-    `reserve_port` for servers in this process)."""
+    `ReservedPort` for servers in this process)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -34,10 +34,6 @@ class ReservedPort:
         self.base_url = f"http://127.0.0.1:{self.port}"
 
 
-def reserve_port() -> ReservedPort:
-    return ReservedPort()
-
-
 class ServerThread(threading.Thread):
     """uvicorn serving `app` on a reserved port (a new one when none is given)."""
 
@@ -45,7 +41,7 @@ class ServerThread(threading.Thread):
         super().__init__(daemon=True)
         import uvicorn
 
-        self.reserved = reserved or reserve_port()
+        self.reserved = reserved or ReservedPort()
         self.base_url = self.reserved.base_url
         config = uvicorn.Config(
             app, host="127.0.0.1", log_level="warning", access_log=False, lifespan=lifespan

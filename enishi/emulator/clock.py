@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 JST = timezone(timedelta(hours=9), "JST")
 
@@ -78,3 +78,9 @@ def is_date(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def iso_ms(sim_seconds: float) -> str:
+    """ISO 8601 in UTC with milliseconds, as LINE's progress endpoints answer."""
+    moment = datetime.fromtimestamp(sim_seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

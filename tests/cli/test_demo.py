@@ -19,7 +19,7 @@ from enishi.cli.demo_enishi import DemoFiles, demo_settings
 from enishi.db.base import utcnow
 from enishi.delivery.models import Delivery, DeliveryRecipient
 from enishi.tracking.models import Click
-from tests.servers import ServerThread, free_port, reserve_port
+from tests.servers import ReservedPort, ServerThread, free_port
 
 FIELDS = {  # emulator ground truth -> enishi's record
     "friends": "friends",
@@ -47,7 +47,7 @@ def _printed_login(text: str) -> tuple[str, str]:
 
 
 def _overview_after_login(settings, email: str, password: str) -> httpx.Response:
-    reserved = reserve_port()
+    reserved = ReservedPort()
     app = create_app(
         settings.model_copy(update={"public_base_url": reserved.base_url}), run_worker=False
     )

@@ -14,7 +14,7 @@ from enishi.emulator.app import create_app
 from enishi.emulator.channels import channel_from_spec
 from enishi.emulator.runtime import Emulator
 from enishi.emulator.state import Channel, EmulatorState
-from tests.servers import ServerThread, reserve_port
+from tests.servers import ReservedPort, ServerThread
 
 
 @dataclass
@@ -136,7 +136,7 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    reserved = reserve_port()
+    reserved = ReservedPort()
     receiver = WebhookReceiver(f"{reserved.base_url}/webhook", [])
 
     async def webhook(request: Request) -> Response:

@@ -94,12 +94,17 @@ def _state(url):
     return build_state(make_settings(url))
 
 
-def test_disable_and_enable_end_sessions_and_are_audited(env):
-    runner.invoke(
+def create_operator(email: str) -> None:
+    result = runner.invoke(
         app,
-        ["operator", "create", "--email", "staff@example.jp", "--password-stdin"],
+        ["operator", "create", "--email", email, "--password-stdin"],
         input="a long password\n",
     )
+    assert result.exit_code == 0, result.output
+
+
+def test_disable_and_enable_end_sessions_and_are_audited(env):
+    create_operator("staff@example.jp")
     state = _state(env)
     try:
         with state.sessions.begin() as session:
@@ -128,11 +133,7 @@ def test_disable_and_enable_end_sessions_and_are_audited(env):
 
 
 def test_reset_password_prints_a_one_time_password(env):
-    runner.invoke(
-        app,
-        ["operator", "create", "--email", "boss@example.jp", "--password-stdin"],
-        input="a long password\n",
-    )
+    create_operator("boss@example.jp")
     state = _state(env)
     try:
         with state.sessions.begin() as session:
@@ -156,11 +157,7 @@ def test_reset_password_prints_a_one_time_password(env):
 
 
 def test_reset_password_says_when_the_operator_is_disabled(env):
-    runner.invoke(
-        app,
-        ["operator", "create", "--email", "boss@example.jp", "--password-stdin"],
-        input="a long password\n",
-    )
+    create_operator("boss@example.jp")
     runner.invoke(app, ["operator", "disable", "--email", "boss@example.jp"])
     result = runner.invoke(app, ["operator", "reset-password", "--email", "boss@example.jp"])
     assert result.exit_code == 0 and "enishi operator enable" in result.output

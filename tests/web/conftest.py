@@ -20,7 +20,7 @@ from enishi.operators.roles import Role
 from enishi.operators.service import create_operator, set_role
 from tests.conftest import make_settings
 from tests.emulator.conftest import start_emulator  # noqa: F401 - a fixture
-from tests.servers import ServerThread, reserve_port
+from tests.servers import ReservedPort, ServerThread
 
 PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"
@@ -133,7 +133,7 @@ class LiveServer:
 @pytest.fixture
 def live_server(database_url) -> Iterator[LiveServer]:
     """enishi on uvicorn in a thread, on a reserved port, with one account and its owner."""
-    reserved = reserve_port()
+    reserved = ReservedPort()
     settings = make_settings(database_url, public_base_url=reserved.base_url)
     app = create_app(settings, run_worker=False)
     thread = ServerThread(app, reserved).begin()

@@ -25,6 +25,7 @@ from enishi.emulator.errors import (
     RATE_LIMITED,
     RETRY_KEY_ACCEPTED,
     LineError,
+    invalid_parameter,
     validation_error,
 )
 from enishi.emulator.runtime import Emulator
@@ -38,6 +39,17 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 def is_uuid(value: str) -> bool:
     """The form of request IDs and retry keys."""
     return _UUID.match(value) is not None
+
+
+def progress_request_id(request: Request) -> str:
+    """The `requestId` a progress query asks about (narrowcast, rich-menu batch): required,
+    and a UUID."""
+    request_id = request.query_params.get("requestId", "")
+    if not request_id:
+        require([("requestId", "must be specified")])
+    if not is_uuid(request_id):
+        raise invalid_parameter("requestId")
+    return request_id
 
 
 class JSONResponse(Response):

@@ -22,15 +22,15 @@ from enishi.emulator.api.audience import status_of
 from enishi.emulator.api.base import (
     Call,
     JSONResponse,
-    is_uuid,
     json_object,
     line_api,
+    progress_request_id,
     require,
 )
 from enishi.emulator.api.insight import targeted_reach
-from enishi.emulator.api.richmenu import iso_ms
+from enishi.emulator.clock import iso_ms
 from enishi.emulator.delivery import deliver, reachable, remaining_quota
-from enishi.emulator.errors import MONTHLY_LIMIT, LineError, invalid_parameter, not_found
+from enishi.emulator.errors import MONTHLY_LIMIT, LineError, not_found
 from enishi.emulator.runtime import Emulator
 from enishi.emulator.state import Channel, Friend
 from enishi.emulator.validation import validate_narrowcast
@@ -315,11 +315,7 @@ def matches(friend: Friend, node: dict[str, Any], now: float) -> bool:
 
 @line_api("narrowcast_progress")
 async def progress(request: Request, call: Call) -> Response:
-    request_id = request.query_params.get("requestId", "")
-    if not request_id:
-        require([("requestId", "must be specified")])
-    if not is_uuid(request_id):
-        raise invalid_parameter("requestId")
+    request_id = progress_request_id(request)
     record = call.channel.narrowcasts.get(request_id)
     if record is None or call.now - record["acceptedAt"] >= PROGRESS_TTL_S:
         raise not_found()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import secrets
 import struct
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -389,12 +388,6 @@ async def list_aliases(request: Request, call: Call) -> Response:
     return JSONResponse(
         {"aliases": [{"richMenuAliasId": a, "richMenuId": r} for a, r in aliases.items()]}
     )
-
-
-def iso_ms(sim_seconds: float) -> str:
-    """ISO 8601 in UTC with milliseconds, as LINE's progress endpoints answer."""
-    moment = datetime.fromtimestamp(sim_seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 R = "/v2/bot/richmenu"

@@ -15,19 +15,19 @@ from starlette.routing import Route
 from enishi.emulator.api.base import (
     Call,
     JSONResponse,
-    is_uuid,
     json_object,
     line_api,
+    progress_request_id,
     require,
 )
 from enishi.emulator.api.richmenu import (
     NEEDS_IMAGE,
     RICH_MENU_NOT_FOUND,
     R,
-    iso_ms,
     rich_menu_id_problems,
 )
-from enishi.emulator.errors import LineError, invalid_parameter, not_found
+from enishi.emulator.clock import iso_ms
+from enishi.emulator.errors import LineError, not_found
 from enishi.emulator.state import Channel
 
 BATCH_OPERATIONS_MAX = 1000
@@ -112,11 +112,7 @@ async def validate_batch(request: Request, call: Call) -> Response:
 
 @line_api("rich_menu_batch_progress", limit="hourly100")
 async def batch_progress(request: Request, call: Call) -> Response:
-    request_id = request.query_params.get("requestId", "")
-    if not request_id:
-        require([("requestId", "must be specified")])
-    if not is_uuid(request_id):
-        raise invalid_parameter("requestId")
+    request_id = progress_request_id(request)
     record = call.channel.rich_menu_batches.get(request_id)
     if record is None or call.now - record["acceptedAt"] > BATCH_TTL_S:
         raise not_found()
