@@ -60,11 +60,14 @@ def sender_pid(env) -> int:
     return int(holder.split(":")[1])
 
 
-def wait_for(predicate, timeout: float, log: Path) -> None:
+def wait_for(predicate, timeout: float, log: Path, state=None) -> None:
+    """Until `predicate()`; a stall raises with `state()` (what the test sees) and the
+    workers' log."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise TimeoutError(log.read_text(errors="replace")[-3000:])
+            seen = state() if state is not None else ""
+            raise TimeoutError(f"{seen}\n{log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.02)
 
 
@@ -86,9 +89,16 @@ def test_sigkill_mid_delivery_still_exactly_once(start_env, workers, tmp_path):
     env.faults({"*": {"drop_rate": 0.05}})  # and LINE loses some answers
     processes = [start_worker(env, log) for _ in range(workers)]
     try:
-        for _ in range(3):  # ~1,080 pushes at 100/s: kill the sender every ~120 pushes
+        for kill_number in range(3):  # ~1,080 pushes at 100/s: kill the sender every ~120
             floor = env.counters().get("push", 0) + 120
-            wait_for(lambda floor=floor: env.counters().get("push", 0) >= floor, 120, log)
+
+            def seen(kill_number=kill_number) -> str:
+                with env.state.sessions() as session:
+                    lease = session.execute(select(DeliveryChannelLease.__table__)).all()
+                alive = [(p.pid, p.poll()) for p in processes]
+                return f"kill {kill_number}: {env.counters()}, lease {lease}, workers {alive}"
+
+            wait_for(lambda floor=floor: env.counters().get("push", 0) >= floor, 120, log, seen)
             victim = next(p for p in processes if p.pid == sender_pid(env))
             kill(victim)
             processes[processes.index(victim)] = start_worker(env, log, wait=False)
