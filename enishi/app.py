@@ -20,8 +20,8 @@ from enishi.hot_paths import EnishiApp
 from enishi.kit.crypto import SecretBox
 from enishi.kit.errors import install_error_handlers
 from enishi.web import install_page_handlers, web_routes
-from enishi.worker.registry import pollers
-from enishi.worker.runner import Worker
+from enishi.worker.registry import lanes
+from enishi.worker.runner import Lanes
 
 
 def build_state(settings: Settings) -> AppState:
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.writer.start()
-        worker = Worker(state, pollers()) if run_worker else None
+        worker = Lanes(state, lanes()) if run_worker else None
         if worker is not None:
             worker.start()
         app.state.worker = worker

@@ -18,10 +18,11 @@ from enishi.config import get_settings
 from enishi.db.engine import make_engine
 from enishi.db.migrate import upgrade
 from enishi.kit.errors import ApiError
-from enishi.worker.registry import pollers
-from enishi.worker.runner import Worker
+from enishi.worker.registry import LANE_NAMES, lanes
+from enishi.worker.runner import Lanes
 
 console = Console()
+HEALTHCHECK_SECONDS = 30  # a server process that answers no ping for this long is restarted
 db_app = typer.Typer(help="Database / データベース", no_args_is_help=True)
 account_app = typer.Typer(help="LINE accounts / アカウント", no_args_is_help=True)
 
@@ -46,9 +47,17 @@ def serve(
         uvicorn.run(_frozen(create_app(settings, run_worker=worker)), **options)
         return
     # several processes: uvicorn imports the app in each; each runs a background worker,
-    # which share the work as `enishi worker` processes do (docs/deliveries.md)
+    # which share the work as `enishi worker` processes do (docs/deliveries.md). A busy
+    # host may keep a process from answering uvicorn's liveness ping for more than its
+    # default 5 s; killing it then only adds a restart to the load.
     factory = "served_app" if worker else "served_app_without_worker"
-    uvicorn.run(f"enishi.cli.server:{factory}", factory=True, workers=workers, **options)
+    uvicorn.run(
+        f"enishi.cli.server:{factory}",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
+        **options,
+    )
 
 
 def served_app() -> FastAPI:
@@ -69,15 +78,30 @@ def _frozen(app: FastAPI) -> FastAPI:
     return app
 
 
-def worker() -> None:
+def worker(
+    lane_list: str = typer.Option(
+        ",".join(LANE_NAMES),
+        "--lanes",
+        help="Comma-separated lanes to run in this process / このプロセスで動かすレーン "
+        f"({', '.join(LANE_NAMES)}).",
+    ),
+) -> None:
     """Run background workers only (several may share one PostgreSQL) / ワーカーを起動."""
+    chosen = [name.strip() for name in lane_list.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(LANE_NAMES))
+    if unknown or not chosen:
+        raise typer.BadParameter(
+            f"不明なレーンです: {', '.join(unknown) or '(なし)'}（使えるのは "
+            f"{', '.join(LANE_NAMES)}） / unknown lanes: {', '.join(unknown) or '(none)'}",
+            param_hint="--lanes",
+        )
     state = build_state(get_settings())
-    runner = Worker(state, pollers())
+    runner = Lanes(state, {name: pollers for name, pollers in lanes().items() if name in chosen})
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     runner.start()
-    console.print("ワーカー稼働中 / worker running — Ctrl-C to stop")
+    console.print(f"ワーカー稼働中 / worker running ({', '.join(chosen)}) — Ctrl-C to stop")
     stop.wait()
     runner.stop()
     state.close()

@@ -2,7 +2,8 @@
 
 Needs no broker: each poller claims rows (with FOR UPDATE SKIP LOCKED on PostgreSQL, so
 several workers can share one database; SQLite has one writer anyway), does the work and
-marks it done in the same transaction. `enishi serve` runs one in a thread; `enishi worker`
+marks it done in the same transaction. The pollers are grouped in lanes, each on a thread
+of its own (`Lanes`); `enishi serve` runs the lanes beside the web server, `enishi worker`
 runs them on their own.
 """
 
@@ -28,8 +29,10 @@ class Worker:
         *,
         idle_sleep: float = 0.1,
         error_sleep: float = 2.0,
+        name: str = "enishi-worker",
     ) -> None:
         self.state = state
+        self.name = name
         self.pollers = list(pollers)
         self.idle_sleep = idle_sleep
         self.error_sleep = error_sleep
@@ -59,10 +62,33 @@ class Worker:
                 self._stop.wait(self.idle_sleep)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="enishi-worker", daemon=True)
+        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def request_stop(self) -> None:
         self._stop.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+class Lanes:
+    """One Worker thread per lane (enishi/worker/registry.py), started and stopped together."""
+
+    def __init__(self, state: AppState, lanes: dict[str, Sequence[Poller]], **options) -> None:
+        self.workers = {
+            name: Worker(state, pollers, name=f"enishi-worker-{name}", **options)
+            for name, pollers in lanes.items()
+        }
+
+    def start(self) -> None:
+        for worker in self.workers.values():
+            worker.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        for worker in self.workers.values():
+            worker.request_stop()
+        for worker in self.workers.values():
+            worker.stop(timeout)
