@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo browser test screenshots bench lint format lock migration-initial clean
+.PHONY: demo browser test test-fast screenshots bench lint format lock migration-initial clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n auto
+
+# The edit-test loop: SQLite only, without the slow kinds (browser, e2e, crash).
+# CI and `make test` run everything on both backends.
+test-fast: $(STAMP)
+	ENISHI_TEST_DATABASE_URL= $(BIN)/python -m pytest -q -n auto -m "not browser and not e2e and not crash"
 
 # Refresh docs/screenshots/ from the browser tests (SQLite only; `make test` leaves them be).
 screenshots: $(STAMP) browser

@@ -148,3 +148,22 @@ def api_account(client, state) -> ApiAccount:
     return ApiAccount(
         account_id, "2000000001", "0123456789abcdef0123456789abcdef", "token-abc", key
     )
+
+
+# --- markers for the slow kinds (make test-fast leaves them out; make test runs all) -------
+BROWSER_FIXTURES = {"browser"}
+E2E_FIXTURES = {"start_e2e", "live_server"}  # enishi served over real HTTP to the emulator
+CRASH_MODULES = ("test_crash", "test_serve")  # worker or server processes, killed or shared
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Mark each test by what it runs: `browser` (chromium), `e2e` (enishi served over
+    HTTP, usually beside the emulator), `crash` (enishi processes started, killed)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & E2E_FIXTURES:
+            item.add_marker(pytest.mark.e2e)
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in CRASH_MODULES:
+            item.add_marker(pytest.mark.crash)
