@@ -77,7 +77,7 @@ def test_two_server_processes_share_the_port_and_the_work(settings, state, tmp_p
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(f"{base}/login"), 60, f"not serving: {log.read_text()}")
+        wait_until(lambda: _answers(f"{base}/login"), 180, f"not serving: {log.read_text()}")
         servers = [
             pid
             for pid in children_of(server.pid)
@@ -101,7 +101,7 @@ def test_two_server_processes_share_the_port_and_the_work(settings, state, tmp_p
                 done = select(func.count(WebhookEvent.id)).where(WebhookEvent.status == "done")
                 return session.scalar(done) == EVENTS
 
-        wait_until(all_processed, 60, f"events left unprocessed: {log.read_text()}")
+        wait_until(all_processed, 180, f"events left unprocessed: {log.read_text()}")
         with state.sessions() as session:
             assert session.scalar(select(func.count(WebhookEvent.id))) == EVENTS
             assert session.scalar(select(func.count(Friend.id))) == EVENTS
