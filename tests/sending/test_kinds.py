@@ -11,7 +11,17 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from enishi.db.base import utcnow
-from enishi.sending.models import FAILED, PENDING, SCENARIO, SENT, SYSTEM, OutboundRequest
+from enishi.sending import producers
+from enishi.sending.models import (
+    FAILED,
+    OPERATOR,
+    PENDING,
+    SCENARIO,
+    SENT,
+    SYSTEM,
+    OutboundRequest,
+)
+from enishi.sending.producers import Producer
 from enishi.sending.quota import messages_sent, month_start
 from enishi.sending.service import enqueue
 from enishi.webhook.models import WebhookEvent
@@ -137,3 +147,26 @@ def test_a_source_without_a_producer_is_never_sent(start_sending):
     with env.state.sessions() as session:
         assert session.get(OutboundRequest, request_id).status == PENDING
     assert entries(env, user) == []
+
+
+def test_a_producer_takes_its_outcomes_in_the_dispatchers_transaction(start_sending, monkeypatch):
+    env = start_sending(friends=2)
+    users = env.following()
+    taken = []
+    producer = Producer(OPERATOR, take_outcomes=lambda conn, outcomes: taken.extend(outcomes))
+    monkeypatch.setitem(producers._producers, OPERATOR, producer)
+    env.control("PUT", "/faults", json={"push": {"force_status": 400, "force_count": 1}})
+    ids = []
+    with env.state.sessions.begin() as session:
+        for user in users:
+            payload = {"to": user, "messages": TEXT}
+            request = enqueue(
+                session, account_id=env.account_id, kind="push", source=OPERATOR, payload=payload
+            )
+            ids.append(request.id)
+    env.worker.run_until_idle(60)
+    assert sorted(o.job.id for o in taken) == sorted(ids)  # each once, terminal
+    assert sorted(o.action for o in taken) == ["failed", "sent"]  # LINE refused one
+    with env.state.sessions() as session:
+        rows = session.scalars(select(OutboundRequest).where(OutboundRequest.id.in_(ids))).all()
+        assert sorted(r.status for r in rows) == [FAILED, SENT] and all(r.recorded for r in rows)
