@@ -87,6 +87,7 @@ class Dispatcher:
         self._stopping = threading.Event()
         self._lanes: dict[int, Lane] = {}
         self._pending: list[Outcome] = []
+        self._recording = 0  # outcomes being written right now (no longer in _pending)
         self._finished = 0
         self._progress = threading.Condition()
         self._buckets: dict[tuple[int, str], TokenBucket] = {}
@@ -132,7 +133,9 @@ class Dispatcher:
     @property
     def busy(self) -> bool:
         try:
-            return bool(self._pending) or any(lane.busy for lane in list(self._lanes.values()))
+            if self._pending or self._recording:
+                return True
+            return any(lane.busy for lane in list(self._lanes.values()))
         except RuntimeError:  # the lanes changed while being read
             return True
 
@@ -213,16 +216,21 @@ class Dispatcher:
     async def _flush(self) -> None:
         if not self._pending:
             return
+        # counted as recording before leaving _pending: a worker asking whether anything
+        # is under way never sees an outcome in neither (it would stop before the write)
+        self._recording = len(self._pending)
         batch, self._pending = self._pending, []
         try:
             await asyncio.to_thread(self.outbox.record, batch)
         except Exception:
             log.exception("dispatch: could not record %d outcomes; retrying", len(batch))
             self._pending[:0] = batch
+            self._recording = 0
             await asyncio.sleep(1.0)
             return
         with self._progress:
             self._finished += len(batch)
+            self._recording = 0
             self._progress.notify_all()
 
 

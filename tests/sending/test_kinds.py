@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from enishi.db.base import utcnow
 from enishi.sending import producers
@@ -17,6 +17,7 @@ from enishi.sending.models import (
     OPERATOR,
     PENDING,
     SCENARIO,
+    SENDING,
     SENT,
     SYSTEM,
     OutboundRequest,
@@ -34,13 +35,30 @@ def send(env, *requests: dict) -> list[OutboundRequest]:
     """Enqueue in one transaction, run the worker until idle, read the rows back."""
     with env.state.sessions.begin() as session:
         ids = [enqueue(session, account_id=env.account_id, source=SYSTEM, **r).id for r in requests]
-    env.worker.run_until_idle(60)
+    settle(env, ids)
     with env.state.sessions() as session:
         rows = session.scalars(select(OutboundRequest).where(OutboundRequest.id.in_(ids)))
         by_id = {row.id: row for row in rows}
         for row in by_id.values():
             session.expunge(row)
     return [by_id[i] for i in ids]
+
+
+def settle(env, ids: list[int], timeout: float = 60) -> None:
+    """Run the worker until every request is final (a claim in progress looks idle)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        env.worker.run_until_idle(timeout)
+        with env.state.sessions() as session:
+            open_rows = session.scalar(
+                select(func.count()).where(
+                    OutboundRequest.id.in_(ids), OutboundRequest.status.in_((PENDING, SENDING))
+                )
+            )
+        if not open_rows:
+            return
+        assert time.monotonic() < deadline, f"{open_rows} requests still open"
+        time.sleep(0.05)
 
 
 def entries(env, user_id: str) -> list:
@@ -164,7 +182,7 @@ def test_a_producer_takes_its_outcomes_in_the_dispatchers_transaction(start_send
                 session, account_id=env.account_id, kind="push", source=OPERATOR, payload=payload
             )
             ids.append(request.id)
-    env.worker.run_until_idle(60)
+    settle(env, ids)
     assert sorted(o.job.id for o in taken) == sorted(ids)  # each once, terminal
     assert sorted(o.action for o in taken) == ["failed", "sent"]  # LINE refused one
     with env.state.sessions() as session:
