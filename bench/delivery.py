@@ -199,7 +199,7 @@ def run(
             last, requests, sent = conn.execute(
                 text(
                     "SELECT max(sent_at), count(*), sum(CASE WHEN status = 'sent' "
-                    "THEN recipient_count ELSE 0 END) FROM delivery_requests"
+                    "THEN recipient_count ELSE 0 END) FROM outbound_requests"
                 )
             ).one()
         engine.dispose()

@@ -2,13 +2,7 @@
 
 from enishi.accounts.models import Account, ApiKey
 from enishi.db.base import Base
-from enishi.delivery.models import (
-    Delivery,
-    DeliveryChannelLease,
-    DeliveryListMember,
-    DeliveryRecipient,
-    DeliveryRequest,
-)
+from enishi.delivery.models import Delivery, DeliveryListMember, DeliveryRecipient
 from enishi.friends.models import (
     AttributeDef,
     FollowHistory,
@@ -28,6 +22,7 @@ from enishi.operators.models import (
     OperatorSession,
 )
 from enishi.segments.models import Segment
+from enishi.sending.models import ChannelLease, OutboundRequest
 from enishi.tracking.models import Click, Conversion, ConversionItem, CustomEvent, Link
 from enishi.webhook.models import WebhookEvent
 
@@ -37,15 +32,14 @@ __all__ = [
     "AuditEntry",
     "AttributeDef",
     "Base",
+    "ChannelLease",
     "Click",
     "Conversion",
     "ConversionItem",
     "CustomEvent",
     "Delivery",
-    "DeliveryChannelLease",
     "DeliveryListMember",
     "DeliveryRecipient",
-    "DeliveryRequest",
     "FollowHistory",
     "Friend",
     "FriendActivity",
@@ -59,6 +53,7 @@ __all__ = [
     "Operator",
     "OperatorRole",
     "OperatorSession",
+    "OutboundRequest",
     "RouteVisit",
     "Segment",
     "Tag",

@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from enishi.accounts.models import Account
 from enishi.analytics.sqltime import day_bounds, local_day_index, local_midnight
 from enishi.db.base import utcnow
-from enishi.delivery.models import SENT, DeliveryRequest
-from enishi.delivery.quota import LINE_MONTH_ZONE, QuotaUsage
+from enishi.delivery.quota import QuotaUsage
 from enishi.friends.models import FOLLOWING, FollowHistory, Friend
 from enishi.kit.errors import ApiError
 from enishi.members.models import MemberLink
+from enishi.sending.models import OutboundRequest
+from enishi.sending.quota import LINE_MONTH_ZONE, billed_recipients, billed_where, messages_sent
 from enishi.tracking.models import Click, Conversion
 
 MAX_PERIOD_DAYS = 366
@@ -158,18 +159,16 @@ def _months(session: Session, account: Account, days: _Days) -> list[dict[str, A
         end = datetime.combine(following, datetime.min.time(), tzinfo=LINE_MONTH_ZONE)
         if start >= days.end:
             break
-        sent = session.scalar(
-            select(func.coalesce(func.sum(DeliveryRequest.recipient_count), 0)).where(
-                DeliveryRequest.account_id == account.id,
-                DeliveryRequest.status == SENT,
-                DeliveryRequest.sent_at >= start.astimezone(UTC),
-                DeliveryRequest.sent_at < end.astimezone(UTC),
-            )
+        sent = messages_sent(
+            session,
+            account_id=account.id,
+            since=start.astimezone(UTC),
+            until=end.astimezone(UTC),
         )
         out.append(
             {
                 "month": month.strftime("%Y-%m"),
-                "sent": int(sent or 0),
+                "sent": sent,
                 "limit": account.monthly_quota,
             }
         )
@@ -222,14 +221,7 @@ def overview(
         linked_now, [links[d] - unlinks[d] for d in range(days.n)], links_after - unlinks_after
     )
 
-    (sent,) = _sums(
-        session,
-        days,
-        DeliveryRequest.sent_at,
-        [func.sum(DeliveryRequest.recipient_count)],
-        DeliveryRequest.account_id == aid,
-        DeliveryRequest.status == SENT,
-    )
+    (sent,) = _sums(session, days, OutboundRequest.sent_at, [billed_recipients], *billed_where(aid))
     clicks, _ = _counts(session, days, Click.clicked_at, Click.account_id == aid)
     attributed = case(
         (Conversion.attributed_delivery_id.is_not(None), Conversion.amount_jpy), else_=0

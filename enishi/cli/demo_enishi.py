@@ -26,12 +26,14 @@ from enishi.accounts.service import create_account, create_api_key
 from enishi.config import Settings
 from enishi.db.engine import make_engine
 from enishi.db.migrate import upgrade
-from enishi.delivery.models import Delivery, DeliveryRecipient, DeliveryRequest
+from enishi.delivery.models import Delivery, DeliveryRecipient
+from enishi.delivery.outbound import requests_of
 from enishi.deps import AppState
 from enishi.friends.models import Friend
 from enishi.inflow.service import create_route
 from enishi.operators.audit import record
 from enishi.operators.service import create_operator
+from enishi.sending.models import OutboundRequest
 from enishi.tracking.models import Click, Conversion, Link
 from enishi.webhook.models import PENDING, WebhookEvent
 
@@ -208,15 +210,15 @@ def backdate_delivery(state: AppState, delivery_id: int, sent_at: datetime) -> N
             setattr(delivery, name, moved(getattr(delivery, name)))
         requests = session.execute(
             select(
-                DeliveryRequest.id,
-                DeliveryRequest.due_at,
-                DeliveryRequest.first_attempt_at,
-                DeliveryRequest.sent_at,
-            ).where(DeliveryRequest.delivery_id == delivery_id)
+                OutboundRequest.id,
+                OutboundRequest.due_at,
+                OutboundRequest.first_attempt_at,
+                OutboundRequest.sent_at,
+            ).where(requests_of(delivery_id))
         ).all()
         if requests:
             session.execute(
-                update(DeliveryRequest),
+                update(OutboundRequest),
                 [
                     {"id": i, "due_at": moved(d), "first_attempt_at": moved(f), "sent_at": moved(s)}
                     for i, d, f, s in requests

@@ -10,37 +10,12 @@ conversions the model's column types make.
 
 from __future__ import annotations
 
-from datetime import UTC
-from typing import Any
-
-import orjson
 from sqlalchemy.orm import Session
 
+# built once from the constant names below; every value is a bound parameter
 RECIPIENT_COLUMNS = ("delivery_id", "friend_id", "arm", "status", "request_id", "error")
-REQUEST_COLUMNS = (
-    "delivery_id",
-    "account_id",
-    "kind",
-    "retry_key",
-    "payload",
-    "recipient_count",
-    "friend_lo",
-    "friend_hi",
-    "status",
-    "due_at",
-    "attempts",
-    "recorded",
-)
 _RECIPIENTS = ", ".join(RECIPIENT_COLUMNS)
-_REQUESTS = ", ".join(REQUEST_COLUMNS)
-_PG_MARKS = ", ".join("%s::jsonb" if c == "payload" else "%s" for c in REQUEST_COLUMNS)
 _RECIPIENT_MARKS = ", ".join("?" * len(RECIPIENT_COLUMNS))
-_REQUEST_MARKS = ", ".join("?" * len(REQUEST_COLUMNS))
-# built once from the constant names above; every value is a bound parameter
-PG_INSERT_REQUESTS = (
-    f"INSERT INTO delivery_requests ({_REQUESTS}) VALUES ({_PG_MARKS}) RETURNING id"  # noqa: S608, E501
-)
-SQLITE_INSERT_REQUESTS = f"INSERT INTO delivery_requests ({_REQUESTS}) VALUES ({_REQUEST_MARKS})"  # noqa: S608
 PG_COPY_RECIPIENTS = f"COPY delivery_recipients ({_RECIPIENTS}) FROM STDIN"
 SQLITE_INSERT_RECIPIENTS = (
     f"INSERT INTO delivery_recipients ({_RECIPIENTS}) VALUES ({_RECIPIENT_MARKS})"  # noqa: S608, E501
@@ -56,40 +31,6 @@ def fetch_tuples(session: Session, query) -> list[tuple]:
         return result.cursor.fetchall()
     finally:
         result.close()
-
-
-def insert_requests(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert requests and return their ids, in order. SQLAlchemy's INSERT ... RETURNING
-    of thousands of rows costs more than the database: one statement per row on SQLite, a
-    13,000-placeholder statement that psycopg parses again for every batch on PostgreSQL."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        values = [
-            tuple(orjson.dumps(r[c]).decode() if c == "payload" else r[c] for c in REQUEST_COLUMNS)
-            for r in rows
-        ]
-        cursor = connection.connection.driver_connection.cursor()
-        cursor.executemany(PG_INSERT_REQUESTS, values, returning=True)
-        ids = []
-        while True:
-            ids.append(cursor.fetchone()[0])
-            if not cursor.nextset():
-                return ids
-    values = [tuple(_sqlite_value(c, r[c]) for c in REQUEST_COLUMNS) for r in rows]
-    connection.exec_driver_sql(SQLITE_INSERT_REQUESTS, values)
-    # one writer, one transaction: the rows took consecutive rowids ending here
-    last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
-    return list(range(last - len(rows) + 1, last + 1))
-
-
-def _sqlite_value(column: str, value: Any) -> Any:
-    if column == "payload":
-        return orjson.dumps(value).decode()
-    if column == "due_at":  # UTCDateTime on SQLite: naive UTC in SQLAlchemy's text format
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if column == "recorded":
-        return int(value)
-    return value
 
 
 def bulk_insert_recipients(session: Session, rows: list[tuple]) -> None:

@@ -1,10 +1,10 @@
-"""Deliveries, their recipients (with arm and result) and the outbox of LINE requests.
+"""Deliveries and their recipients (with arm and result).
 
 See docs/deliveries.md for the life of a delivery. In short: a scheduled delivery is
 *started* (audience counted, quota checked), then *planned* in chunks of friends (each
-chunk writes its recipients and the LINE requests that reach them, with their retry keys,
-in one transaction), the requests are *dispatched* by the worker, and their outcomes are
-*recorded* onto the recipients.
+chunk writes its recipients and enqueues the LINE requests that reach them in the sending
+outbox, in one transaction), the requests are *dispatched* by the sending dispatcher, and
+their outcomes are *recorded* onto the recipients (progress.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from enishi.db.base import Base, BigId, Json, UTCDateTime, utcnow
 # delivery status: draft -> scheduled -> sending -> done; paused <-> sending; cancelled;
 #   failed (refused at start, e.g. quota)
 # recipient status: queued -> sent | failed | cancelled; held_out; skipped (quota)
-# request status: pending -> sending -> sent | failed; pending -> cancelled
+# request status: see enishi.sending.models
 DRAFT, SCHEDULED, SENDING, PAUSED, DONE, CANCELLED, FAILED = (
     "draft",
     "scheduled",
@@ -31,7 +31,6 @@ DRAFT, SCHEDULED, SENDING, PAUSED, DONE, CANCELLED, FAILED = (
     "failed",
 )
 QUEUED, SENT, HELD_OUT, SKIPPED = "queued", "sent", "held_out", "skipped"
-PENDING = "pending"
 HOLDOUT_ARM = "holdout"
 
 
@@ -103,42 +102,10 @@ class DeliveryRecipient(Base):
     friend_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     arm: Mapped[str] = mapped_column(String(64))  # an arm's name, or "holdout"
     status: Mapped[str] = mapped_column(String(16), default=QUEUED)
-    request_id: Mapped[int | None] = mapped_column(BigInteger)  # delivery_requests.id
+    request_id: Mapped[int | None] = mapped_column(BigInteger)  # outbound_requests.id
     line_request_id: Mapped[str | None] = mapped_column(String(64))  # x-line-request-id
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(String(500))
-
-
-class DeliveryRequest(Base):
-    """One LINE API call to make (the outbox): a multicast of ≤ 500 or a push. Its retry key
-    is stored before the first attempt, so a retry is never a second delivery."""
-
-    __tablename__ = "delivery_requests"
-    __table_args__ = (
-        Index("ix_delivery_requests_claim", "account_id", "kind", "status", "due_at"),
-        Index("ix_delivery_requests_delivery", "delivery_id", "recorded"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
-    account_id: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[str] = mapped_column(String(16))  # multicast | push
-    retry_key: Mapped[str] = mapped_column(String(36), unique=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(Json())  # the exact request body
-    recipient_count: Mapped[int] = mapped_column(Integer)
-    # the friends it reaches lie between these ids (recipient rows are found by range)
-    friend_lo: Mapped[int] = mapped_column(BigInteger)
-    friend_hi: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    claimed_by: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    line_request_id: Mapped[str | None] = mapped_column(String(64))
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    error: Mapped[str | None] = mapped_column(String(500))
-    recorded: Mapped[bool] = mapped_column(Boolean, default=False)  # copied to recipients
 
 
 class DeliveryListMember(Base):
@@ -150,16 +117,3 @@ class DeliveryListMember(Base):
         ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
     )
     friend_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-
-
-class DeliveryChannelLease(Base):
-    """Which worker sends for an account right now. One sender per channel keeps the sum of
-    all workers' requests under LINE's per-channel limits."""
-
-    __tablename__ = "delivery_channel_leases"
-
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
-    )
-    holder: Mapped[str] = mapped_column(String(64))
-    lease_until: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,4 +1,5 @@
-"""Turning a delivery into LINE requests (the outbox), in chunks of friends.
+"""Turning a delivery into LINE requests (enqueued in the sending outbox), in chunks of
+friends.
 
 Starting a delivery counts its audience and checks the monthly quota. Planning then walks
 the audience in friend-id order, a chunk per transaction: each chunk assigns its friends
@@ -15,7 +16,6 @@ or per-friend tracked links) as one push per friend.
 from __future__ import annotations
 
 import math
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +30,7 @@ from enishi.db.base import utcnow
 from enishi.delivery import quota
 from enishi.delivery.assignment import Assigner
 from enishi.delivery.audience import audience_count, audience_select
-from enishi.delivery.bulk import bulk_insert_recipients, fetch_tuples, insert_requests
+from enishi.delivery.bulk import bulk_insert_recipients, fetch_tuples
 from enishi.delivery.compose import ArmTemplate, FriendContext
 from enishi.delivery.models import (
     CANCELLED,
@@ -44,10 +44,12 @@ from enishi.delivery.models import (
     SKIPPED,
     Delivery,
 )
-from enishi.delivery.runtime import holder_id
 from enishi.deps import AppState
 from enishi.friends.models import AttributeDef, Friend, FriendAttribute
 from enishi.kit.errors import ApiError
+from enishi.sending.models import DELIVERY
+from enishi.sending.runtime import holder_id
+from enishi.sending.service import enqueue_many
 from enishi.tracking.rewrite import rewrite_message_urls
 
 MULTICAST_MAX = 500
@@ -423,18 +425,15 @@ def _write(
         offset = window * min(1.0, seq / expected) if window > 0 else 0.0
         requests.append(
             {
-                "delivery_id": delivery.id,
                 "account_id": delivery.account_id,
                 "kind": kind,
-                "retry_key": str(uuid.uuid4()),
+                "source": DELIVERY,
+                "source_id": delivery.id,
                 "payload": {"to": to, "messages": messages, **extra},
                 "recipient_count": len(friends),
                 "friend_lo": min(friends),
                 "friend_hi": max(friends),
-                "status": "pending",
                 "due_at": start + timedelta(seconds=offset),
-                "attempts": 0,
-                "recorded": False,
             }
         )
         owners.append(friends)
@@ -469,7 +468,7 @@ def _write(
     delivery_id = delivery.id
     recipients: list[tuple] = []
     if requests:
-        ids = insert_requests(session, requests)
+        ids = enqueue_many(session, requests=requests)
         for request_id, friends in zip(ids, owners, strict=True):
             arm = arm_of[friends[0]]
             recipients += [(delivery_id, f, arm, QUEUED, request_id, None) for f in friends]

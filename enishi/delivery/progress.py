@@ -1,6 +1,6 @@
 """Recording outcomes onto recipients, finishing deliveries, and progress counts.
 
-The dispatcher writes each request's outcome on the request row only (one row per 500
+The sending dispatcher writes each request's outcome on the outbox row only (one row per 500
 friends for a multicast). This poller copies outcomes to the recipient rows — status, sent
 time, LINE request id, error — in set-based batches, when the delivery is not busy
 sending (a million row updates do not compete with a delivery at full speed), and marks
@@ -21,20 +21,19 @@ from enishi.delivery.models import (
     FAILED,
     HELD_OUT,
     PAUSED,
-    PENDING,
     QUEUED,
     SENDING,
     SENT,
     SKIPPED,
     Delivery,
     DeliveryRecipient,
-    DeliveryRequest,
 )
+from enishi.delivery.outbound import requests_of
 from enishi.deps import AppState
+from enishi.sending.models import PENDING, TERMINAL, OutboundRequest
 
 BATCH_RECIPIENTS = 20_000
-TERMINAL = (SENT, FAILED, CANCELLED)  # a recipient of such a request shares its status
-_R = DeliveryRequest.__table__
+_R = OutboundRequest.__table__  # a recipient of a TERMINAL request shares its status
 _P = DeliveryRecipient.__table__
 
 
@@ -72,7 +71,7 @@ def _record_delivery(state: AppState, delivery_id: int, now) -> int:
             work += session.execute(
                 update(_R)
                 .where(
-                    _R.c.delivery_id == delivery_id,
+                    requests_of(delivery_id),
                     _R.c.recorded.is_(False),
                     or_(
                         _R.c.status == PENDING, (_R.c.status == SENDING) & (_R.c.lease_until < now)
@@ -83,7 +82,7 @@ def _record_delivery(state: AppState, delivery_id: int, now) -> int:
         elif delivery.status == SENDING and session.scalar(
             select(
                 exists().where(
-                    _R.c.delivery_id == delivery_id,
+                    requests_of(delivery_id),
                     _R.c.recorded.is_(False),
                     _R.c.status.in_((PENDING, SENDING)),
                     _R.c.due_at <= now,
@@ -103,9 +102,7 @@ def _record_delivery(state: AppState, delivery_id: int, now) -> int:
                 _R.c.line_request_id,
                 _R.c.error,
             )
-            .where(
-                _R.c.delivery_id == delivery_id, _R.c.recorded.is_(False), _R.c.status.in_(TERMINAL)
-            )
+            .where(requests_of(delivery_id), _R.c.recorded.is_(False), _R.c.status.in_(TERMINAL))
             .order_by(_R.c.id)
             .limit(2000)
         ):
@@ -149,7 +146,7 @@ def _record_delivery(state: AppState, delivery_id: int, now) -> int:
             return work + total
         finished = delivery.planned_at is not None or delivery.status == CANCELLED
         open_requests = session.scalar(
-            select(exists().where(_R.c.delivery_id == delivery_id, _R.c.recorded.is_(False)))
+            select(exists().where(requests_of(delivery_id), _R.c.recorded.is_(False)))
         )
         if finished and not open_requests:
             if delivery.status != CANCELLED:
@@ -186,7 +183,7 @@ def counts(session, delivery: Delivery) -> dict[str, Any]:
     requests: dict[str, int] = {}
     for status, n, people in session.execute(
         select(_R.c.status, func.count(), func.coalesce(func.sum(_R.c.recipient_count), 0))
-        .where(_R.c.delivery_id == delivery.id)
+        .where(requests_of(delivery.id))
         .group_by(_R.c.status)
     ):
         requests[status] = n

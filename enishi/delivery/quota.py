@@ -1,28 +1,28 @@
 """The account's monthly message quota: LINE's figures, the account's own plan setting,
 what enishi sent and what running deliveries still hold.
 
-LINE bills per recipient of push and multicast (LINE_PLATFORM.md §5) in Japan-time months.
-The limit is the smaller of LINE's quota (`GET /v2/bot/message/quota`) and the account's
-`monthly_quota`; the usage is the larger of LINE's consumption (which also counts messages
-sent from LINE Official Account Manager) and what enishi sent itself. Deliveries that are
-still sending hold ("reserve") what they have yet to send, as LINE does for narrowcasts.
+LINE bills per recipient of push, multicast and narrowcast (LINE_PLATFORM.md §5) in
+Japan-time months. The limit is the smaller of LINE's quota (`GET /v2/bot/message/quota`)
+and the account's `monthly_quota`; the usage is the larger of LINE's consumption (which
+also counts messages sent from LINE Official Account Manager) and what enishi sent itself,
+whoever produced it (the sending ledger). Deliveries that are still sending hold
+("reserve") what they have yet to send, as LINE does for narrowcasts.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
 from enishi.db.base import utcnow
-from enishi.delivery.models import PAUSED, PENDING, SENDING, SENT, Delivery, DeliveryRequest
-
-LINE_MONTH_ZONE = ZoneInfo("Asia/Tokyo")
+from enishi.delivery.models import PAUSED, SENDING, Delivery
+from enishi.sending.models import DELIVERY, PENDING, OutboundRequest
+from enishi.sending.quota import LINE_MONTH_ZONE, messages_sent, month_start
 
 
 @dataclass
@@ -41,11 +41,6 @@ class QuotaUsage:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def month_start(now: datetime) -> datetime:
-    local = now.astimezone(LINE_MONTH_ZONE)
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 def line_quota(messaging) -> tuple[str | None, int | None, int | None, str | None]:
@@ -71,16 +66,7 @@ def usage(
     now = now or utcnow()
     start = month_start(now)
     line_type, line_limit, line_used, error = line_quota(messaging)
-    sent = (
-        session.scalar(
-            select(func.coalesce(func.sum(DeliveryRequest.recipient_count), 0)).where(
-                DeliveryRequest.account_id == account.id,
-                DeliveryRequest.status == SENT,
-                DeliveryRequest.sent_at >= start,
-            )
-        )
-        or 0
-    )
+    sent = messages_sent(session, account_id=account.id, since=start)
     reserved = _reserved(session, account.id, exclude_delivery_id)
     limits = [x for x in (line_limit, account.monthly_quota) if x is not None]
     limit = min(limits) if limits else None
@@ -113,10 +99,11 @@ def _reserved(session: Session, account_id: int, exclude: int | None) -> int:
     if not rows:
         return 0
     waiting = session.scalar(
-        select(func.coalesce(func.sum(DeliveryRequest.recipient_count), 0)).where(
-            DeliveryRequest.delivery_id.in_([r.id for r in rows]),
-            DeliveryRequest.recorded.is_(False),
-            DeliveryRequest.status.in_((PENDING, SENDING)),
+        select(func.coalesce(func.sum(OutboundRequest.recipient_count), 0)).where(
+            OutboundRequest.source == DELIVERY,
+            OutboundRequest.source_id.in_([r.id for r in rows]),
+            OutboundRequest.recorded.is_(False),
+            OutboundRequest.status.in_((PENDING, SENDING)),
         )
     )
     unplanned = sum(

@@ -42,16 +42,15 @@ from enishi.delivery.models import (
     SKIPPED,
     Delivery,
     DeliveryRecipient,
-    DeliveryRequest,
 )
-from enishi.delivery.progress import TERMINAL
 from enishi.delivery.stats import Sample
 from enishi.friends.models import FollowHistory
+from enishi.sending.models import TERMINAL, OutboundRequest
 from enishi.tracking.models import Click, Conversion
 
 BLOCK_HOURS = 48
 _P = DeliveryRecipient.__table__
-_R = DeliveryRequest.__table__
+_R = OutboundRequest.__table__
 _C = Conversion.__table__
 _K = Click.__table__
 _H = FollowHistory.__table__

@@ -19,15 +19,15 @@ from enishi.delivery.models import (
     CANCELLED,
     DRAFT,
     PAUSED,
-    PENDING,
     SCHEDULED,
     SENDING,
     Delivery,
-    DeliveryRequest,
 )
+from enishi.delivery.outbound import requests_of
 from enishi.delivery.validation import Problem, Problems
 from enishi.deps import AppState
 from enishi.kit.errors import ApiError
+from enishi.sending.models import PENDING, OutboundRequest
 
 SPREAD_MAX = timedelta(days=7)
 
@@ -184,10 +184,10 @@ def resume(session: Session, delivery: Delivery) -> None:
 def _shift_pending(
     session: Session, delivery_id: int, paused_at: datetime, delta: timedelta
 ) -> None:
-    table = DeliveryRequest.__table__
+    table = OutboundRequest.__table__
     rows = session.execute(
         select(table.c.id, table.c.due_at).where(
-            table.c.delivery_id == delivery_id,
+            requests_of(delivery_id),
             table.c.recorded.is_(False),
             table.c.status == PENDING,
         )
@@ -214,11 +214,11 @@ def cancel(session: Session, delivery: Delivery) -> None:
     if delivery.started_at is None:
         delivery.finished_at = now
         return
-    table = DeliveryRequest.__table__
+    table = OutboundRequest.__table__
     session.execute(
         update(table)
         .where(
-            table.c.delivery_id == delivery.id,
+            requests_of(delivery.id),
             table.c.recorded.is_(False),
             table.c.status == PENDING,
         )

@@ -20,14 +20,15 @@ from enishi.delivery.models import (
     Delivery,
     DeliveryListMember,
     DeliveryRecipient,
-    DeliveryRequest,
 )
-from enishi.delivery.progress import TERMINAL, counts
+from enishi.delivery.outbound import requests_of
+from enishi.delivery.progress import counts
 from enishi.delivery.scheduler import check_timing, problems_error
 from enishi.delivery.schemas import DeliveryCreate, DeliveryOut, Progress, RecipientOut
 from enishi.delivery.validation import Problem, Problems
 from enishi.friends.models import Friend
 from enishi.kit.errors import ApiError, not_found
+from enishi.sending.models import TERMINAL, OutboundRequest
 
 RECIPIENT_STATUSES = (QUEUED, SENT, "failed", CANCELLED, "held_out", "skipped")
 
@@ -172,8 +173,9 @@ def delete_delivery(session: Session, delivery: Delivery) -> None:
             "only drafts, and cancelled deliveries that never started, can be deleted",
             "status",
         )
-    for model in (DeliveryRecipient, DeliveryRequest, DeliveryListMember):
+    for model in (DeliveryRecipient, DeliveryListMember):
         session.execute(delete(model).where(model.delivery_id == delivery.id))
+    session.execute(delete(OutboundRequest).where(requests_of(delivery.id)))
     session.delete(delivery)
 
 
@@ -204,7 +206,7 @@ def recipients(
 ) -> list[tuple[int, RecipientOut]]:
     """(friend id, recipient) in friend order; a queued recipient shows its request's
     outcome."""
-    p, r = DeliveryRecipient.__table__, DeliveryRequest.__table__
+    p, r = DeliveryRecipient.__table__, OutboundRequest.__table__
     queued = p.c.status == QUEUED
     # a queued recipient's outcome is its request's, once that is final
     effective = case((and_(queued, r.c.status.in_(TERMINAL)), r.c.status), else_=p.c.status)

@@ -18,6 +18,11 @@ LIMITS: dict[str, float] = {
     "reply": 2000.0,
     "link_token": 2000.0,
     "multicast": 200.0,
+    "narrowcast": 60.0 / 3600,
+    "richmenu_link": 2000.0,
+    "richmenu_unlink": 2000.0,
+    "richmenu_bulk_link": 2000.0,
+    "richmenu_bulk_unlink": 2000.0,
 }
 
 
@@ -44,7 +49,7 @@ class TokenBucket:
 
     def reserve(self, tokens: float = 1.0) -> float:
         """Take `tokens` without blocking; the seconds the caller must wait before using
-        them (for callers that sleep their own way, e.g. the asyncio delivery dispatcher)."""
+        them (for callers that sleep their own way, e.g. the asyncio sending dispatcher)."""
         return self._reserve(tokens)
 
     def acquire(self, tokens: float = 1.0) -> float:

@@ -25,9 +25,10 @@ import pytest
 from enishi.accounts.models import Account
 from enishi.accounts.service import create_account, create_api_key
 from enishi.analytics.overview import overview, period_days
-from enishi.delivery.models import Delivery, DeliveryRequest
+from enishi.delivery.models import Delivery
 from enishi.friends.models import FollowHistory, Friend
 from enishi.members.models import MemberLink
+from enishi.sending.models import OutboundRequest
 from enishi.tracking.models import Click, Conversion, Link
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -116,8 +117,9 @@ def build_history(session, box) -> int:
         ]
     ):
         session.add(
-            DeliveryRequest(
-                delivery_id=delivery.id,
+            OutboundRequest(
+                source="delivery",
+                source_id=delivery.id,
                 account_id=account.id,
                 kind="multicast",
                 retry_key=f"k{n}",

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import insert, select
 
 from enishi.delivery.models import Delivery
-from enishi.delivery.runtime import runtime_for
 from enishi.friends.models import FOLLOWING, Friend
+from enishi.sending.runtime import runtime_for
 from tests.e2e_support import E2E, e2e, start_e2e, start_emulator  # noqa: F401
 
 
@@ -151,10 +151,10 @@ def start_env(start_e2e: Callable[..., E2E]) -> Iterator[Callable[..., Env]]:  #
         return env
 
     yield start
-    for env in started:  # stop the dispatch engine before the database goes away
-        engine = runtime_for(env.state).engine
-        if engine is not None:
-            engine.stop()
+    for env in started:  # stop the dispatcher before the database goes away
+        dispatcher = runtime_for(env.state).dispatcher
+        if dispatcher is not None:
+            dispatcher.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from enishi.delivery.models import DeliveryRequest
+from enishi.sending.models import OutboundRequest
 from enishi.worker.runner import Worker
 
 SLOW = 0.01  # LINE's limits × 0.01: 20 pushes/s
@@ -84,7 +84,7 @@ def test_spread_over_a_window(start_env):
     assert out is not None and out["progress"]["sent"] == 40
     with env.state.sessions() as session:
         rows = session.execute(
-            select(DeliveryRequest.due_at, DeliveryRequest.sent_at).order_by(DeliveryRequest.id)
+            select(OutboundRequest.due_at, OutboundRequest.sent_at).order_by(OutboundRequest.id)
         ).all()
     due = [r.due_at for r in rows]
     assert due == sorted(due) and (due[-1] - due[0]).total_seconds() > 2.0

@@ -18,16 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from enishi.delivery.models import (
-    PENDING,
-    QUEUED,
-    SENDING,
-    SENT,
-    Delivery,
-    DeliveryChannelLease,
-    DeliveryRequest,
-)
+from enishi.delivery.models import QUEUED, SENT, Delivery
 from enishi.delivery.progress import counts
+from enishi.sending.models import PENDING, SENDING, ChannelLease, OutboundRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 ENISHI = str(Path(sys.executable).with_name("enishi"))
@@ -72,7 +65,7 @@ def sender(env, processes: list[subprocess.Popen]) -> subprocess.Popen | None:
     """The live worker holding the channel's send lease (holder = host:pid:random), if
     one does."""
     with env.state.sessions() as session:
-        holder = session.scalar(select(DeliveryChannelLease.holder))
+        holder = session.scalar(select(ChannelLease.holder))
     pid = int(holder.split(":")[1]) if holder else None
     return next((p for p in processes if p.pid == pid and p.poll() is None), None)
 
@@ -80,12 +73,12 @@ def sender(env, processes: list[subprocess.Popen]) -> subprocess.Popen | None:
 def delivery_state(env, delivery_id: int) -> str:
     """What enishi knows of the delivery: status, progress, the last send and what is left
     in the outbox (for a stall report)."""
-    requests = DeliveryRequest.__table__
+    requests = OutboundRequest.__table__
     with env.state.sessions() as session:
         delivery = session.get(Delivery, delivery_id)
         progress = counts(session, delivery)
         last_sent = session.scalar(
-            select(func.max(requests.c.sent_at)).where(requests.c.delivery_id == delivery_id)
+            select(func.max(requests.c.sent_at)).where(requests.c.source_id == delivery_id)
         )
         open_rows = session.execute(
             select(
@@ -97,7 +90,7 @@ def delivery_state(env, delivery_id: int) -> str:
                 requests.c.claimed_by,
                 requests.c.lease_until,
             )
-            .where(requests.c.delivery_id == delivery_id, requests.c.status.in_((PENDING, SENDING)))
+            .where(requests.c.source_id == delivery_id, requests.c.status.in_((PENDING, SENDING)))
             .order_by(requests.c.due_at)
             .limit(10)
         ).all()
@@ -131,14 +124,14 @@ def machine_pace(start: tuple[float, int], end: tuple[float, int]) -> float:
 def progress(env, delivery_id: int) -> tuple[str, dict[str, int], dict[str, int]]:
     """enishi's own view: the delivery's status, its recipients by outcome and its unsent
     requests by kind."""
-    requests = DeliveryRequest.__table__
+    requests = OutboundRequest.__table__
     with env.state.sessions() as session:
         delivery = session.get(Delivery, delivery_id)
         recipients = counts(session, delivery)["recipients"]
         unsent = session.execute(
             select(requests.c.kind, func.count())
             .where(
-                requests.c.delivery_id == delivery_id,
+                requests.c.source_id == delivery_id,
                 requests.c.status.in_((PENDING, SENDING)),
             )
             .group_by(requests.c.kind)
@@ -174,7 +167,7 @@ def test_sigkill_mid_delivery_still_exactly_once(start_env, workers, tmp_path):
 
             def seen(kill_number=kill_number) -> str:
                 with env.state.sessions() as session:
-                    lease = session.execute(select(DeliveryChannelLease.__table__)).all()
+                    lease = session.execute(select(ChannelLease.__table__)).all()
                 alive = [(p.pid, p.poll()) for p in processes]
                 return (
                     f"kill {kill_number}: {env.counters()}, lease {lease}, workers {alive}, "

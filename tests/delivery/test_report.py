@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from enishi.accounts.models import Account
-from enishi.delivery.models import DeliveryRequest
 from enishi.delivery.planner import plan_deliveries
 from enishi.delivery.stats import Sample, mean_difference, proportion_difference
+from enishi.sending.models import OutboundRequest
 from tests.delivery.report_helpers import (
     arm_of,
     block,
@@ -241,7 +241,7 @@ def test_outcomes_are_exact_before_they_are_recorded(start_env):
     assert not body["final"] and body["holdout"]["held_out"] == held_out
     with env.state.sessions.begin() as session:  # what the dispatcher writes, unrecorded
         first, second, *_ = session.scalars(
-            select(DeliveryRequest).where(DeliveryRequest.delivery_id == delivery["id"])
+            select(OutboundRequest).where(OutboundRequest.source_id == delivery["id"])
         )
         first.status, first.sent_at = "sent", datetime.now(UTC)
         second.status, second.error = "failed", "LINE 400: The user hasn't added the LINE OA"

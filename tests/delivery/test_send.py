@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
 
-from enishi.delivery.models import DeliveryRequest
 from enishi.friends.models import AttributeDef, FriendAttribute, FriendTag, Tag
 from enishi.segments.models import Segment
+from enishi.sending.models import OutboundRequest
 from enishi.tracking.models import Click
 
 A_TEXT = "{{display_name|お客様}}さん、セールのご案内です https://shop.example/sale"
@@ -100,7 +100,7 @@ def test_multicast_batches_of_at_most_500(start_env):
         sizes = sorted(
             len(p["to"])
             for p in session.scalars(
-                select(DeliveryRequest.payload).where(DeliveryRequest.delivery_id == out["id"])
+                select(OutboundRequest.payload).where(OutboundRequest.source_id == out["id"])
             )
         )
     assert sizes == [200, 500, 500]

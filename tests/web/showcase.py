@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
-from enishi.delivery.models import Delivery, DeliveryRequest
+from enishi.delivery.models import Delivery
 from enishi.friends.models import FollowHistory, Friend
 from enishi.friends.rollups import rebuild_rollups
 from enishi.members.models import MemberLink
+from enishi.sending.models import OutboundRequest
 from enishi.tracking.models import Click, Conversion, Link
 
 
@@ -67,8 +68,9 @@ def build_showcase(session: Session, account_id: int, now: datetime, friends: in
             if followed < sent_at and (blocked is None or blocked > sent_at)
         ]
         session.add(
-            DeliveryRequest(
-                delivery_id=delivery.id,
+            OutboundRequest(
+                source="delivery",
+                source_id=delivery.id,
                 account_id=account_id,
                 kind="multicast",
                 retry_key=f"showcase-{days_ago}",

@@ -143,13 +143,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_deliveries_account_status', ['account_id', 'status'], unique=False)
         batch_op.create_index('ix_deliveries_status_send_at', ['status', 'send_at'], unique=False)
 
-    op.create_table('delivery_channel_leases',
-    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('holder', sa.String(length=64), nullable=False),
-    sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_delivery_channel_leases_account_id_accounts'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_delivery_channel_leases'))
-    )
     op.create_table('inflow_routes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -289,34 +282,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], name=op.f('fk_delivery_list_members_delivery_id_deliveries'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('delivery_id', 'friend_id', name=op.f('pk_delivery_list_members'))
     )
-    op.create_table('delivery_requests',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('delivery_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('account_id', sa.BigInteger(), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('retry_key', sa.String(length=36), nullable=False),
-    sa.Column('payload', enishi.db.base.Json(), nullable=False),
-    sa.Column('recipient_count', sa.Integer(), nullable=False),
-    sa.Column('friend_lo', sa.BigInteger(), nullable=False),
-    sa.Column('friend_hi', sa.BigInteger(), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('due_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_by', sa.String(length=64), nullable=True),
-    sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('first_attempt_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('line_request_id', sa.String(length=64), nullable=True),
-    sa.Column('sent_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('error', sa.String(length=500), nullable=True),
-    sa.Column('recorded', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], name=op.f('fk_delivery_requests_delivery_id_deliveries'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery_requests')),
-    sa.UniqueConstraint('retry_key', name=op.f('uq_delivery_requests_retry_key'))
-    )
-    with op.batch_alter_table('delivery_requests', schema=None) as batch_op:
-        batch_op.create_index('ix_delivery_requests_claim', ['account_id', 'kind', 'status', 'due_at'], unique=False)
-        batch_op.create_index('ix_delivery_requests_delivery', ['delivery_id', 'recorded'], unique=False)
-
     op.create_table('friends',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -510,11 +475,55 @@ def upgrade() -> None:
     with op.batch_alter_table('conversion_items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_conversion_items_conversion_id'), ['conversion_id'], unique=False)
 
+    op.create_table('outbound_requests',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger(), nullable=False),
+    sa.Column('kind', sa.String(length=24), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('source_id', sa.BigInteger(), nullable=True),
+    sa.Column('retry_key', sa.String(length=36), nullable=True),
+    sa.Column('payload', enishi.db.base.Json(), nullable=False),
+    sa.Column('recipient_count', sa.Integer(), nullable=False),
+    sa.Column('friend_lo', sa.BigInteger(), nullable=True),
+    sa.Column('friend_hi', sa.BigInteger(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('due_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=64), nullable=True),
+    sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_attempt_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('line_request_id', sa.String(length=64), nullable=True),
+    sa.Column('sent_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.Column('recorded', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbound_requests')),
+    sa.UniqueConstraint('retry_key', name=op.f('uq_outbound_requests_retry_key'))
+    )
+    with op.batch_alter_table('outbound_requests', schema=None) as batch_op:
+        batch_op.create_index('ix_outbound_requests_claim', ['account_id', 'kind', 'status', 'due_at'], unique=False)
+        batch_op.create_index('ix_outbound_requests_open', ['status', 'source', 'account_id'], unique=False)
+        batch_op.create_index('ix_outbound_requests_source', ['source', 'source_id', 'recorded'], unique=False)
+
+    op.create_table('sending_channel_leases',
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('holder', sa.String(length=64), nullable=False),
+    sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_sending_channel_leases_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_sending_channel_leases'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('sending_channel_leases')
+    with op.batch_alter_table('outbound_requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbound_requests_source')
+        batch_op.drop_index('ix_outbound_requests_open')
+        batch_op.drop_index('ix_outbound_requests_claim')
+
+    op.drop_table('outbound_requests')
     with op.batch_alter_table('conversion_items', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_conversion_items_conversion_id'))
 
@@ -571,11 +580,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_friends_account_status')
 
     op.drop_table('friends')
-    with op.batch_alter_table('delivery_requests', schema=None) as batch_op:
-        batch_op.drop_index('ix_delivery_requests_delivery')
-        batch_op.drop_index('ix_delivery_requests_claim')
-
-    op.drop_table('delivery_requests')
     op.drop_table('delivery_list_members')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_account_id_id')
@@ -606,7 +610,6 @@ def downgrade() -> None:
         batch_op.drop_index('ux_inflow_routes_code')
 
     op.drop_table('inflow_routes')
-    op.drop_table('delivery_channel_leases')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_status_send_at')
         batch_op.drop_index('ix_deliveries_account_status')

@@ -1,5 +1,5 @@
-"""Per-process delivery state attached to an AppState: this worker's identity (for leases)
-and its dispatcher engine. Dropped (and the engine stopped) when the AppState goes away."""
+"""Per-process sending state attached to an AppState: this worker's identity (for leases)
+and its dispatcher. Dropped (and the dispatcher stopped) when the AppState goes away."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ _lock = threading.Lock()
 @dataclass
 class Runtime:
     holder: str  # this worker's name in leases
-    engine: Any = None  # dispatcher.Engine, created on first use
+    dispatcher: Any = None  # dispatcher.Dispatcher, created on first use
 
 
 _runtimes: dict[int, Runtime] = {}
@@ -27,8 +27,8 @@ _runtimes: dict[int, Runtime] = {}
 
 def _drop(key: int) -> None:
     runtime = _runtimes.pop(key, None)
-    if runtime is not None and runtime.engine is not None:
-        runtime.engine.stop()
+    if runtime is not None and runtime.dispatcher is not None:
+        runtime.dispatcher.stop()
 
 
 def runtime_for(state: AppState) -> Runtime:

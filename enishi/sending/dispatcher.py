@@ -1,14 +1,15 @@
-"""The dispatch engine: an asyncio loop on its own thread that sends claimed requests to
-LINE as fast as LINE's limits allow and never faster.
+"""The dispatcher: an asyncio loop on its own thread that sends claimed outbound requests
+to LINE as fast as LINE's limits allow and never faster, for every kind and producer.
 
 One *lane* per account (LINE limits each channel separately) holds the channel's send
 lease, claims due requests a second's worth at a time, and paces each endpoint with a
-token bucket at LINE's rate (push 2,000/s, multicast 200/s, times the configured scale).
-The bucket holds half a second's worth, half of LINE's own, and at most that many requests
-are unanswered at once, so a start at full speed or a stall that bunches requests never
-overdraws LINE's bucket; a worker taking a channel over from another right after it sent
-starts with an empty bucket. Outcomes are written back in batches every 50 ms by one recorder. The engine stops
-by itself after a few idle seconds; the worker poller starts it again when work appears.
+token bucket at LINE's rate (push 2,000/s, multicast 200/s, narrowcast 60/h…, times the
+configured scale). The bucket holds half a second's worth, half of LINE's own, and at
+most that many requests are unanswered at once, so a start at full speed or a stall that
+bunches requests never overdraws LINE's bucket; a worker taking a channel over from
+another right after it sent starts with an empty bucket. Outcomes are written back in
+batches every 50 ms by one recorder. The dispatcher stops by itself after a few idle
+seconds; the worker poller (`dispatch_requests`) starts it again when work appears.
 """
 
 from __future__ import annotations
@@ -19,19 +20,23 @@ import contextlib
 import logging
 import threading
 import time
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from enishi.accounts.models import Account
 from enishi.db.base import utcnow
-from enishi.delivery.dispatcher import PATHS, Job, Outbox, Outcome, classify, engine_options
-from enishi.delivery.wire import LineWire, WireError
 from enishi.deps import AppState
 from enishi.line.ratelimit import LIMITS, TokenBucket
+from enishi.sending.kinds import KINDS
+from enishi.sending.outbox import Outbox
+from enishi.sending.outcomes import Job, Outcome, classify, expired
+from enishi.sending.runtime import runtime_for
+from enishi.sending.wire import LineWire, WireError
 
 log = logging.getLogger(__name__)
 
-KINDS = ("multicast", "push")
 BURST_SECONDS = 0.5  # our bucket: half of LINE's (which holds one second's worth)
 QUEUE_LOW, QUEUE_HIGH = 0.5, 1.0  # seconds of work queued per endpoint: refill below low
 SCOUT_INTERVAL = 0.25
@@ -42,9 +47,35 @@ IDLE_EXIT = 5.0
 MAX_IN_FLIGHT = 512
 
 
-class Engine:
+def dispatch_requests(state: AppState) -> int:
+    """Worker poller: keeps this process's dispatcher running while there is work and
+    reports its progress (requests finished since the last call; 1 while it is busy)."""
+    runtime = runtime_for(state)
+    if runtime.dispatcher is None:
+        runtime.dispatcher = Dispatcher(state, runtime.holder)
+    dispatcher = runtime.dispatcher
+    if not dispatcher.running:
+        if not dispatcher.outbox.active_accounts():
+            return 0
+        dispatcher.start()
+    dispatcher.poke()
+    return dispatcher.progress(wait=0.05)
+
+
+def dispatcher_options(state: AppState) -> dict[str, Any]:
+    settings = state.settings
+    lease = max(1.0, settings.delivery_lease_seconds)
+    return {
+        "scale": settings.delivery_rate_limit_scale,
+        "timeout": settings.delivery_request_timeout,
+        "lease": timedelta(seconds=lease),
+        "channel_lease": timedelta(seconds=max(1.0, lease / 3)),
+    }
+
+
+class Dispatcher:
     def __init__(self, state: AppState, holder: str) -> None:
-        options = engine_options(state)
+        options = dispatcher_options(state)
         self.settings, self.box, self.sessions = state.settings, state.box, state.sessions
         self.scale = options["scale"]
         self.timeout = options["timeout"]
@@ -56,12 +87,13 @@ class Engine:
         self._stopping = threading.Event()
         self._lanes: dict[int, Lane] = {}
         self._pending: list[Outcome] = []
+        self._recording = 0  # outcomes being written right now (no longer in _pending)
         self._finished = 0
         self._progress = threading.Condition()
         self._buckets: dict[tuple[int, str], TokenBucket] = {}
 
     def bucket(self, account_id: int, kind: str) -> TokenBucket:
-        """The channel's bucket for an endpoint: kept for the engine's life, so a lane that
+        """The channel's bucket for an endpoint: kept for the dispatcher's life, so a lane that
         starts again does not start with a fresh burst."""
         key = (account_id, kind)
         if key not in self._buckets:
@@ -101,7 +133,9 @@ class Engine:
     @property
     def busy(self) -> bool:
         try:
-            return bool(self._pending) or any(lane.busy for lane in list(self._lanes.values()))
+            if self._pending or self._recording:
+                return True
+            return any(lane.busy for lane in list(self._lanes.values()))
         except RuntimeError:  # the lanes changed while being read
             return True
 
@@ -123,7 +157,7 @@ class Engine:
         try:
             loop.run_until_complete(self._main(ready))
         except Exception:
-            log.exception("delivery dispatch engine failed")
+            log.exception("sending dispatcher failed")
         finally:
             self._loop = None
             loop.close()
@@ -144,7 +178,7 @@ class Engine:
             try:
                 accounts = await asyncio.to_thread(self.outbox.active_accounts)
             except Exception:
-                log.exception("dispatch: could not read active deliveries")
+                log.exception("dispatch: could not read the accounts with work")
                 accounts = []
             for account_id in accounts:
                 if account_id not in tasks:
@@ -182,26 +216,31 @@ class Engine:
     async def _flush(self) -> None:
         if not self._pending:
             return
+        # counted as recording before leaving _pending: a worker asking whether anything
+        # is under way never sees an outcome in neither (it would stop before the write)
+        self._recording = len(self._pending)
         batch, self._pending = self._pending, []
         try:
             await asyncio.to_thread(self.outbox.record, batch)
         except Exception:
             log.exception("dispatch: could not record %d outcomes; retrying", len(batch))
             self._pending[:0] = batch
+            self._recording = 0
             await asyncio.sleep(1.0)
             return
         with self._progress:
             self._finished += len(batch)
+            self._recording = 0
             self._progress.notify_all()
 
 
 class Lane:
     """One account's sending: its lease, queues, buckets and connections."""
 
-    def __init__(self, engine: Engine, account_id: int) -> None:
-        self.engine, self.account_id = engine, account_id
-        self.rates = {kind: LIMITS[kind] * engine.scale for kind in KINDS}
-        self.buckets = {kind: engine.bucket(account_id, kind) for kind in KINDS}
+    def __init__(self, dispatcher: Dispatcher, account_id: int) -> None:
+        self.dispatcher, self.account_id = dispatcher, account_id
+        self.rates = {kind: LIMITS[kind] * dispatcher.scale for kind in KINDS}
+        self.buckets = {kind: dispatcher.bucket(account_id, kind) for kind in KINDS}
         self.queues: dict[str, collections.deque[Job]] = {k: collections.deque() for k in KINDS}
         self.kicks = {kind: asyncio.Event() for kind in KINDS}
         self.wake = asyncio.Event()
@@ -212,7 +251,9 @@ class Lane:
             kind: asyncio.Semaphore(min(MAX_IN_FLIGHT, max(1, int(rate * BURST_SECONDS))))
             for kind, rate in self.rates.items()
         }
-        self.active: set[int] = set()
+        self.gates: dict[str, set[int]] = {}  # gated sources: the ids that may be sent
+        self.kinds: set[str] = set()  # kinds with pending requests
+        self.open = False
         self.held_until = 0.0
         self.in_flight = 0
         self.stopping = False
@@ -223,34 +264,33 @@ class Lane:
         return self.in_flight > 0 or any(self.queues.values())
 
     async def run(self) -> None:
-        engine = self.engine
+        dispatcher = self.dispatcher
         token = await asyncio.to_thread(self._token)
-        self.wire = LineWire(engine.settings.line_api_base, token, timeout=engine.timeout)
+        self.wire = LineWire(dispatcher.settings.line_api_base, token, timeout=dispatcher.timeout)
         pumps = [asyncio.create_task(self._pump(kind)) for kind in KINDS]
         last_reclaim = 0.0
-        keep = engine.channel_lease.total_seconds() * 2 / 3
+        keep = dispatcher.channel_lease.total_seconds() * 2 / 3
         try:
             while not self.stopping:
                 now = time.monotonic()  # before asking: the lease runs from the ask
-                held, recent, active = await asyncio.to_thread(
-                    engine.outbox.hold_channel, self.account_id
-                )
-                if recent:  # another worker was sending until just now: start empty
+                channel = await asyncio.to_thread(dispatcher.outbox.hold_channel, self.account_id)
+                held = channel.held
+                if channel.recent:  # another worker was sending until just now: start empty
                     for bucket in self.buckets.values():
                         bucket.reserve(bucket.capacity)
                 self.held_until = now + keep if held else 0.0
-                self.active = set(active)
-                if not active and not self.busy:
+                self.gates, self.kinds, self.open = channel.gates, channel.kinds, channel.open
+                if not self.open and not self.busy:
                     return
                 if not held:  # another worker sends for this channel: wait for its lease
                     self._give_back_queued()
                     await self._sleep(keep / 2)
                     continue
-                if now - last_reclaim > engine.lease.total_seconds() / 3:
-                    await asyncio.to_thread(engine.outbox.reclaim_expired, self.account_id)
+                if now - last_reclaim > dispatcher.lease.total_seconds() / 3:
+                    await asyncio.to_thread(dispatcher.outbox.reclaim_expired, self.account_id)
                     last_reclaim = now
-                # while sending, look at the deliveries' status every 0.1 s: a pause or a
-                # cancel stops this lane within that (and what was claimed is given back)
+                # while sending, look at the producers' gates every 0.1 s: a delivery's
+                # pause or cancel stops this lane within that (what was claimed is given back)
                 pause = await self._refill()
                 await self._sleep(min(pause, STATUS_EVERY) if self.busy else pause)
         finally:
@@ -262,28 +302,28 @@ class Lane:
                 await asyncio.sleep(0.01)
             self._give_back_queued()
             try:
-                await asyncio.to_thread(engine.outbox.release_channel, self.account_id)
+                await asyncio.to_thread(dispatcher.outbox.release_channel, self.account_id)
             except Exception:
                 log.warning("dispatch: could not release the channel lease", exc_info=True)
             if self.wire is not None:
                 await self.wire.close()
 
     def _token(self) -> str:
-        with self.engine.sessions() as session:
+        with self.dispatcher.sessions() as session:
             sealed = session.scalar(
                 select(Account.access_token_sealed).where(Account.id == self.account_id)
             )
-        return self.engine.box.open(sealed)
+        return self.dispatcher.box.open(sealed)
 
     async def _refill(self) -> float:
         """Claim work for each endpoint whose queue runs low; how long to sleep next."""
         sleep_for = REFRESH_MAX
         for kind in KINDS:
             queue, rate = self.queues[kind], self.rates[kind]
-            if len(queue) < rate * QUEUE_LOW and self.active:
+            if len(queue) < rate * QUEUE_LOW and self.open and kind in self.kinds:
                 want = max(1, min(2000, int(rate * QUEUE_HIGH) - len(queue)))
                 jobs, upcoming = await asyncio.to_thread(
-                    self.engine.outbox.claim, self.account_id, kind, sorted(self.active), want
+                    self.dispatcher.outbox.claim, self.account_id, kind, self.gates, want
                 )
                 if jobs:
                     queue.extend(jobs)
@@ -301,19 +341,22 @@ class Lane:
         self.wake.clear()
 
     def _may_send(self, job: Job) -> bool:
-        if self.stopping or job.delivery_id not in self.active:
+        if self.stopping:
+            return False
+        gate = self.gates.get(job.source)
+        if gate is not None and job.source_id not in gate:
             return False
         if time.monotonic() >= self.held_until:
             return False
         # never start an attempt that could outlive the claim (another worker may retry it)
-        margin = self.engine.timeout + 1.0
+        margin = self.dispatcher.timeout + 1.0
         return (job.lease_until - utcnow()).total_seconds() > margin
 
     def _give_back_queued(self) -> None:
         for queue in self.queues.values():
             while queue:
                 job = queue.popleft()
-                self.engine.add(Outcome(job, "release", utcnow(), attempted=False))
+                self.dispatcher.add(Outcome(job, "release", utcnow(), attempted=False))
 
     async def _pump(self, kind: str) -> None:
         queue, bucket, kick = self.queues[kind], self.buckets[kind], self.kicks[kind]
@@ -334,9 +377,13 @@ class Lane:
                 slots.release()
                 continue
             queue.popleft()
+            if job.expires_at is not None and utcnow() >= job.expires_at:
+                slots.release()
+                self.dispatcher.add(expired(job))
+                continue
             if not self._may_send(job):
                 slots.release()
-                self.engine.add(Outcome(job, "release", utcnow(), attempted=False))
+                self.dispatcher.add(Outcome(job, "release", utcnow(), attempted=False))
                 continue
             self.in_flight += 1
             asyncio.create_task(self._send(job, bucket))
@@ -345,7 +392,7 @@ class Lane:
         try:
             assert self.wire is not None
             try:
-                response = await self.wire.post(PATHS[job.kind], job.body, job.retry_key)
+                response = await self.wire.send(job.method, job.path, job.body, job.retry_key)
                 outcome = classify(job, response.status, response.headers, response.body)
                 status = response.status
             except WireError as error:
@@ -353,12 +400,12 @@ class Lane:
                 status = None
             if status == 429 and outcome.action == "retry":  # LINE's bucket is dry: let it fill
                 bucket.reserve(bucket.capacity)
-            if outcome.action == "pause":
-                self.active.discard(job.delivery_id)
-            self.engine.add(outcome)
+            if outcome.action == "pause" and job.source in self.gates:
+                self.gates[job.source].discard(job.source_id)
+            self.dispatcher.add(outcome)
         except Exception as error:  # never lose a claimed request: give it back
             log.exception("dispatch: sending request %s failed", job.id)
-            self.engine.add(
+            self.dispatcher.add(
                 Outcome(job, "retry", utcnow(), error=repr(error)[:500], retry_at=utcnow())
             )
         finally:

@@ -1,11 +1,11 @@
-"""A lean asyncio HTTP/1.1 client for LINE's push and multicast endpoints.
+"""A lean asyncio HTTP/1.1 client for LINE's sending endpoints (see kinds.py).
 
 The official SDK (urllib3, one thread per request) spends ~0.5 ms of CPU per call: at
 LINE's 2,000 pushes/s that is a whole core on a 2-core machine, measured. This client sends
 the SDK's exact wire format — the same method, path, headers (`Authorization: Bearer`,
 `Content-Type: application/json`, the SDK's User-Agent, `X-Line-Retry-Key`) and JSON body —
 over kept-alive connections, and serves over 10,000 requests/s from one core. The SDK is
-still used for everything else (validate, quota).
+still used for everything else (validate, quota, profiles).
 """
 
 from __future__ import annotations
@@ -61,9 +61,11 @@ class LineWire:
         self._idle: collections.deque[_Connection] = collections.deque()
         self._ssl = ssl.create_default_context() if self.tls else None
 
-    async def post(self, path: str, body: bytes, retry_key: str | None = None) -> WireResponse:
+    async def send(
+        self, method: str, path: str, body: bytes, retry_key: str | None = None
+    ) -> WireResponse:
         request = (
-            f"POST {self.prefix}{path} HTTP/1.1\r\n{self._head}"
+            f"{method} {self.prefix}{path} HTTP/1.1\r\n{self._head}"
             + (f"X-Line-Retry-Key: {retry_key}\r\n" if retry_key else "")
             + f"Content-Length: {len(body)}\r\n\r\n"
         ).encode("latin-1") + body
