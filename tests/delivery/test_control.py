@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from enishi.delivery.models import Delivery
 from enishi.sending.models import OutboundRequest
 from enishi.worker.runner import Worker
 
@@ -86,8 +87,13 @@ def test_spread_over_a_window(start_env):
         rows = session.execute(
             select(OutboundRequest.due_at, OutboundRequest.sent_at).order_by(OutboundRequest.id)
         ).all()
+        started_at = session.scalar(select(Delivery.started_at))
     due = [r.due_at for r in rows]
-    assert due == sorted(due) and (due[-1] - due[0]).total_seconds() > 2.0
+    # the n requests are spread evenly from the start to the window's end: the last is due
+    # (n-1)/n of the way (however long a loaded machine took to start the delivery)
+    window = (until - started_at).total_seconds()
+    assert due == sorted(due) and due[0] == started_at
+    assert abs((due[-1] - due[0]).total_seconds() - window * 39 / 40) < 0.01
     assert all(r.sent_at >= r.due_at for r in rows)  # never before its time
     assert time.monotonic() - started > 2.0
     assert due[-1] <= until
