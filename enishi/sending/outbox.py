@@ -137,12 +137,21 @@ class Outbox:
                 ).rowcount
                 == 1
             )
-            recent = (
-                held
-                and before is not None
-                and before.holder != self.holder
-                and (now - before.lease_until).total_seconds() < 1.0
-            )
+            taken_over = held and before is not None and before.holder != self.holder
+            recent = taken_over and (now - before.lease_until).total_seconds() < 1.0
+            if taken_over:
+                # the previous holder sends no more (its lease ran out): what it had claimed
+                # is given back now rather than when each claim's lease runs out; anything
+                # it did send is resent with the same retry key and LINE answers 409
+                conn.execute(
+                    update(_R)
+                    .where(
+                        _R.c.account_id == account_id,
+                        _R.c.status == SENDING,
+                        _R.c.claimed_by == before.holder,
+                    )
+                    .values(status=PENDING, claimed_by=None, lease_until=None)
+                )
             gates = {
                 source: set(session.scalars(p.sendable(account_id)))  # type: ignore[misc]
                 for source, p in _gated().items()
