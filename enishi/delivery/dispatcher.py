@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import Text, bindparam, cast, exists, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,6 +39,7 @@ from enishi.delivery.models import (
 )
 from enishi.delivery.runtime import runtime_for
 from enishi.deps import AppState
+from enishi.line.errors import parse_error_body
 
 GIVE_UP_AFTER = timedelta(hours=23)  # LINE forgets a retry key after 24 h
 PATHS = {"push": "/v2/bot/message/push", "multicast": "/v2/bot/message/multicast"}
@@ -115,17 +115,11 @@ def classify(
 
 
 def _line_message(status: int | None, body: bytes) -> str:
-    try:
-        data = orjson.loads(body) if body else {}
-    except orjson.JSONDecodeError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    message = str(data.get("message") or f"HTTP {status}")
-    details = data.get("details") or []
-    if details and isinstance(details[0], dict):
-        first = details[0]
-        message += f" ({first.get('property', '')}: {first.get('message', '')})"
+    parsed = parse_error_body(body)
+    message = parsed.message or f"HTTP {status}"
+    if parsed.details:
+        first = parsed.details[0]
+        message += f" ({first.property}: {first.message})"
     return message
 
 

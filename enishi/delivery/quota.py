@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from enishi.accounts.models import Account
 from enishi.db.base import utcnow
 from enishi.delivery.models import PAUSED, PENDING, SENDING, SENT, Delivery, DeliveryRequest
+from enishi.line.errors import LineError
+from enishi.line.gateway import LineGateway
 
 LINE_MONTH_ZONE = ZoneInfo("Asia/Tokyo")
 
@@ -48,29 +50,27 @@ def month_start(now: datetime) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
-def line_quota(messaging) -> tuple[str | None, int | None, int | None, str | None]:
+def line_quota(line: LineGateway) -> tuple[str | None, int | None, int | None, str | None]:
     """(type, limit, used, error) from LINE's quota and consumption endpoints."""
     try:
-        quota = messaging.get_message_quota()
-        used = messaging.get_message_quota_consumption().total_usage
-    except Exception as error:  # unreachable or refused: fall back to what enishi knows
-        status = getattr(error, "status", None)
-        return None, None, None, f"LINE quota unavailable ({status or type(error).__name__})"
-    kind = getattr(quota.type, "value", quota.type)
-    return kind, quota.value if kind == "limited" else None, int(used or 0), None
+        quota = line.message_quota()
+        used = line.quota_consumption()
+    except LineError as error:  # unreachable or refused: fall back to what enishi knows
+        return None, None, None, f"LINE quota unavailable ({error.status or error.message})"
+    return quota.type, quota.value, used, None
 
 
 def usage(
     session: Session,
     account: Account,
-    messaging,
+    line: LineGateway,
     *,
     now: datetime | None = None,
     exclude_delivery_id: int | None = None,
 ) -> QuotaUsage:
     now = now or utcnow()
     start = month_start(now)
-    line_type, line_limit, line_used, error = line_quota(messaging)
+    line_type, line_limit, line_used, error = line_quota(line)
     sent = (
         session.scalar(
             select(func.coalesce(func.sum(DeliveryRequest.recipient_count), 0)).where(
