@@ -15,6 +15,7 @@ from enishi.api import api_router, public_routers
 from enishi.config import Settings, get_settings
 from enishi.db.engine import make_engine
 from enishi.db.writer import GroupWriter
+from enishi.db.writes import track_writes
 from enishi.deps import AppState
 from enishi.hot_paths import EnishiApp
 from enishi.kit.crypto import SecretBox
@@ -26,6 +27,7 @@ from enishi.worker.runner import Lanes
 
 def build_state(settings: Settings) -> AppState:
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    track_writes(engine)  # the LINE gateway refuses to call LINE inside a write transaction
     secret_key = settings.resolved_secret_key()
     return AppState(
         settings=settings,

@@ -6,6 +6,7 @@ import functools
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,6 +25,9 @@ class Settings(BaseSettings):
     line_api_base: str = "https://api.line.me"
     line_data_api_base: str = "https://api-data.line.me"
     line_access_base: str = "https://access.line.me"
+    # A LINE call made while its thread holds an open write transaction (a slow answer
+    # would hold SQLite's write lock): logged as an error, or refused (the tests).
+    line_in_write_transaction: Literal["log", "raise"] = "log"
     # SQLite durability: FULL syncs every commit, so an acknowledged webhook survives a
     # power cut, not only a crash.
     sqlite_synchronous: str = "FULL"

@@ -1,4 +1,4 @@
-"""What every request can reach: settings, database, group writer, secrets, LINE clients."""
+"""What every request can reach: settings, database, group writer, secrets, LINE gateways."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from enishi.accounts.models import Account
 from enishi.config import Settings
 from enishi.db.writer import GroupWriter
 from enishi.kit.crypto import SecretBox
-from enishi.line.client import LineClient
+from enishi.line.gateway import LineGateway
 
 
 @dataclass
@@ -25,22 +25,23 @@ class AppState:
     writer: GroupWriter
     box: SecretBox
     secret_key: str
-    _line_clients: dict[tuple[int, str], LineClient] = field(default_factory=dict)
+    _line_gateways: dict[tuple[int, str, str], LineGateway] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def line_for(self, account: Account) -> LineClient:
-        """The account's LINE client (re-created when its sealed token changes)."""
-        key = (account.id, account.access_token_sealed)
+    def line_for(self, account: Account) -> LineGateway:
+        """The account's LINE gateway (re-created when its sealed token or LINE's host
+        changes). Doors call it and hand the gateway to services as `line=`."""
+        key = (account.id, account.access_token_sealed, self.settings.line_api_base)
         with self._lock:
-            client = self._line_clients.get(key)
-            if client is None:
-                client = LineClient(self.settings, self.box.open(account.access_token_sealed))
-                self._line_clients[key] = client
-            return client
+            gateway = self._line_gateways.get(key)
+            if gateway is None:
+                gateway = LineGateway(self.settings, self.box.open(account.access_token_sealed))
+                self._line_gateways[key] = gateway
+            return gateway
 
     def close(self) -> None:
-        for client in self._line_clients.values():
-            client.close()
+        for gateway in self._line_gateways.values():
+            gateway.close()
         self.engine.dispose()
 
 

@@ -99,6 +99,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
         "line_api_base": "http://127.0.0.1:9",  # nothing listens: tests that need LINE
         "line_data_api_base": "http://127.0.0.1:9",  # start the emulator and override
         "sqlite_synchronous": "NORMAL",
+        "line_in_write_transaction": "raise",  # docs/decisions/0101-line-gateway.md
     }
     values.update(overrides)
     return Settings(**values)

@@ -26,3 +26,42 @@ def test_emulator_and_crm_never_import_each_other():
             assert not crm, f"{path} imports the CRM: {crm}"
         elif path.parent.name != "cli":  # the CLI starts both
             assert "enishi.emulator" not in text, f"{path} imports the emulator"
+
+
+def test_line_is_reached_through_the_gateway():
+    """The SDK lives in enishi/line/ only, so every LINE call passes the gateway's check
+    that its thread holds no open write transaction (docs/decisions/0101-line-gateway.md).
+    The delivery sender speaks to LINE with its own HTTP client, outside any transaction."""
+    line = PACKAGE / "line"
+    offenders = [
+        str(p)
+        for p in sources()
+        if line not in p.parents and re.search(r"^\s*(?:from|import) linebot", p.read_text(), re.M)
+    ]
+    assert offenders == [], "call LINE through enishi.line.gateway.LineGateway"
+
+
+DOORS = {"api.py", "routes.py"}  # with web/ and cli/: they hand the gateway to services
+POLLERS = {"delivery/planner.py", "webhook/processor.py"}  # worker jobs, doors of their own
+
+
+def test_services_receive_the_gateway_from_the_doors():
+    offenders = []
+    for path in sources():
+        relative = path.relative_to(PACKAGE)
+        door = (
+            path.name in DOORS
+            or relative.parts[0] in ("web", "cli")
+            or relative.as_posix() in POLLERS | {"deps.py"}
+        )
+        if not door and ".line_for(" in path.read_text():
+            offenders.append(str(relative))
+    assert offenders == [], "services take `line: LineGateway` as a keyword argument"
+
+
+def test_tests_refuse_line_calls_inside_write_transactions():
+    """Every test app raises on a LINE call inside a write transaction, so each flow the
+    suite drives against the emulator proves the rule (production logs it instead)."""
+    from tests.conftest import make_settings
+
+    assert make_settings("sqlite://").line_in_write_transaction == "raise"

@@ -21,4 +21,7 @@ def current_account(
         raise ApiError(
             401, "unauthorized", "a valid API key is required (Authorization: Bearer ensk_...)"
         )
+    # The key's last-used touch is committed at once: the request's own transaction must
+    # not hold the write lock while the handler asks LINE (docs/decisions/0101).
+    session.commit()
     return account

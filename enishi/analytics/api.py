@@ -191,5 +191,5 @@ def get_overview(
     now = utcnow()
     usage = None
     if first <= now.astimezone(quota.LINE_MONTH_ZONE).date() <= last:
-        usage = quota.usage(session, account, state.line_for(account).messaging, now=now)
+        usage = quota.usage(session, account, state.line_for(account), now=now)
     return overview(session, account, first, last, quota=usage)

@@ -123,7 +123,9 @@ def validate(
     """Every problem with the messages (enishi's checks, then LINE's validate endpoint),
     the audience size now and the month's quota."""
     delivery = service.get_delivery(session, account.id, delivery_id)
-    problems, count, usage = scheduler.validate(state, session, delivery, account)
+    problems, count, usage = scheduler.validate(
+        session, line=state.line_for(account), delivery=delivery, account=account
+    )
     return ValidationOut(
         valid=not problems,
         audience_count=count,
@@ -144,10 +146,10 @@ def schedule(
     delivery = service.get_delivery(session, account.id, delivery_id, lock=True)
     body = body or ScheduleIn()
     scheduler.schedule(
-        state,
         session,
-        delivery,
-        account,
+        line=state.line_for(account),
+        delivery=delivery,
+        account=account,
         send_at=body.send_at or delivery.send_at,
         spread_until=body.spread_until or delivery.spread_until,
     )
@@ -222,5 +224,5 @@ def get_quota(
 ) -> QuotaOut:
     """This month's message quota: LINE's figures, the account's plan, what enishi sent,
     what running deliveries still hold, what remains (今月の配信数)."""
-    usage = quota.usage(session, account, state.line_for(account).messaging)
+    usage = quota.usage(session, account, state.line_for(account))
     return QuotaOut(**usage.as_dict())

@@ -18,14 +18,14 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from linebot.v3.messaging import ValidateMessageRequest
-from linebot.v3.messaging.exceptions import ApiException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enishi.delivery.models import HOLDOUT_ARM
 from enishi.delivery.validation import Problem, Problems, validate_messages
 from enishi.friends.models import AttributeDef
+from enishi.line.errors import LineError
+from enishi.line.gateway import LineGateway
 
 ARMS_MAX = 10
 ARM_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -282,66 +282,55 @@ def _variables_in_urls(obj: Any, key: str | None = None) -> bool:
     return False
 
 
-def validate_with_line(messaging, arms: list[dict[str, Any]]) -> Problems:
+def validate_with_line(*, line: LineGateway, arms: list[dict[str, Any]]) -> Problems:
     """Ask LINE's validate endpoints (push for personalized arms, multicast for shared) about
     a sample rendering of each arm; LINE's details become field problems."""
     problems: Problems = []
     for i, arm in enumerate(arms):
         template = ArmTemplate(arm["messages"])
         here = f"arms[{i}]"
-        try:
-            request = ValidateMessageRequest.from_dict({"messages": template.sample()})
-        except (ValueError, TypeError) as error:
-            detail = str(error)[:300]
-            problems.append(
-                Problem(
-                    f"{here}.messages",
-                    f"not a LINE message object: {detail}"[:300],
-                    "line_sdk_refused",
-                    {"detail": detail},
-                )
-            )
-            continue
-        validate = (
-            messaging.validate_push if template.personalized else messaging.validate_multicast
-        )
+        validate = line.validate_push if template.personalized else line.validate_multicast
         for attempt in (1, 2):  # once more after a network or server error
             try:
-                validate(request)
+                validate(template.sample())
                 break
-            except ApiException as error:
-                if (error.status or 0) >= 500 and attempt == 1:
+            except (ValueError, TypeError) as error:  # the SDK refused it; LINE was not asked
+                detail = str(error)[:300]
+                problems.append(
+                    Problem(
+                        f"{here}.messages",
+                        f"not a LINE message object: {detail}"[:300],
+                        "line_sdk_refused",
+                        {"detail": detail},
+                    )
+                )
+                break
+            except LineError as error:
+                if attempt == 1 and (not error.reached or error.status >= 500):
                     continue
-                problems += _line_problems(error, here)
-                break
-            except Exception as error:  # unreachable: say so, do not pretend it is valid
-                if attempt == 2:
+                if error.reached:
+                    problems += _line_problems(error, here)
+                else:  # unreachable: say so, do not pretend it is valid
                     problems.append(
                         Problem(
                             here,
-                            "LINE's validate endpoint could not be reached: "
-                            f"{type(error).__name__}",
+                            f"LINE's validate endpoint could not be reached: {error.message}",
                             "line_unreachable",
-                            {"detail": type(error).__name__},
+                            {"detail": error.message},
                         )
                     )
     return problems
 
 
-def _line_problems(error: ApiException, here: str) -> Problems:
+def _line_problems(error: LineError, here: str) -> Problems:
     """LINE's refusal as problems; `params["line"]` keeps LINE's own words (English)."""
-    try:
-        body = orjson.loads(error.body or b"{}")
-    except orjson.JSONDecodeError:
-        body = {}
-    message = body.get("message") or f"LINE answered {error.status}"
-    details = body.get("details") or []
-    if not details:
+    message = error.message
+    if not error.details:
         return [Problem(f"{here}.messages", f"LINE: {message}", "line_refused", {"line": message})]
     problems = []
-    for detail in details:
-        said = detail.get("message") or message
-        path = f"{here}.{detail.get('property') or 'messages'}"
+    for detail in error.details:
+        said = detail.message or message
+        path = f"{here}.{detail.property or 'messages'}"
         line = f"{said} ({message})" if said != message else said
         problems.append(Problem(path, f"LINE: {said}", "line_refused", {"line": line}))
     return problems

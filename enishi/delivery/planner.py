@@ -47,6 +47,7 @@ from enishi.delivery.models import (
 from enishi.deps import AppState
 from enishi.friends.models import AttributeDef, Friend, FriendAttribute
 from enishi.kit.errors import ApiError
+from enishi.line.gateway import LineGateway
 from enishi.sending.models import DELIVERY
 from enishi.sending.runtime import holder_id
 from enishi.sending.service import enqueue_many
@@ -128,7 +129,15 @@ def start_delivery(state: AppState, delivery_id: int, holder: str) -> None:
             "lease_until": now + PLAN_LEASE,
         }
         try:
-            values.update(_sizing(state, session, delivery, account, now))
+            values.update(
+                _sizing(
+                    session,
+                    line=state.line_for(account),
+                    delivery=delivery,
+                    account=account,
+                    now=now,
+                )
+            )
             values["status"] = SENDING
         except ApiError as error:
             values.update(
@@ -149,9 +158,10 @@ def start_delivery(state: AppState, delivery_id: int, holder: str) -> None:
 
 
 def _sizing(
-    state: AppState, session: Session, delivery: Delivery, account: Account, now: datetime
+    session: Session, *, line: LineGateway, delivery: Delivery, account: Account, now: datetime
 ) -> dict[str, Any]:
-    """audience_count, expected_sends/_requests and the quota decision for a delivery."""
+    """audience_count, expected_sends/_requests and the quota decision for a delivery (asks
+    LINE for the quota: `session` only reads)."""
     count = audience_count(session, delivery, now)
     assigner = assigner_for(delivery)
     friend_test = delivery.audience.get("type") == "friend"
@@ -160,13 +170,7 @@ def _sizing(
     ids: list[int] | None = None
     out: dict[str, Any] = {"audience_count": count, "quota_allowed": None, "quota_cutoff": None}
     usage = (
-        quota.usage(
-            session,
-            account,
-            state.line_for(account).messaging,
-            now=now,
-            exclude_delivery_id=delivery.id,
-        )
+        quota.usage(session, account, line, now=now, exclude_delivery_id=delivery.id)
         if count
         else None
     )

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from enishi.accounts.models import Account
 from enishi.db.base import utcnow
 from enishi.delivery.models import PAUSED, SENDING, Delivery
+from enishi.line.errors import LineError
+from enishi.line.gateway import LineGateway
 from enishi.sending.models import DELIVERY, PENDING, OutboundRequest
 from enishi.sending.quota import LINE_MONTH_ZONE, messages_sent, month_start
 
@@ -43,29 +45,27 @@ class QuotaUsage:
         return asdict(self)
 
 
-def line_quota(messaging) -> tuple[str | None, int | None, int | None, str | None]:
+def line_quota(line: LineGateway) -> tuple[str | None, int | None, int | None, str | None]:
     """(type, limit, used, error) from LINE's quota and consumption endpoints."""
     try:
-        quota = messaging.get_message_quota()
-        used = messaging.get_message_quota_consumption().total_usage
-    except Exception as error:  # unreachable or refused: fall back to what enishi knows
-        status = getattr(error, "status", None)
-        return None, None, None, f"LINE quota unavailable ({status or type(error).__name__})"
-    kind = getattr(quota.type, "value", quota.type)
-    return kind, quota.value if kind == "limited" else None, int(used or 0), None
+        quota = line.message_quota()
+        used = line.quota_consumption()
+    except LineError as error:  # unreachable or refused: fall back to what enishi knows
+        return None, None, None, f"LINE quota unavailable ({error.status or error.message})"
+    return quota.type, quota.value, used, None
 
 
 def usage(
     session: Session,
     account: Account,
-    messaging,
+    line: LineGateway,
     *,
     now: datetime | None = None,
     exclude_delivery_id: int | None = None,
 ) -> QuotaUsage:
     now = now or utcnow()
     start = month_start(now)
-    line_type, line_limit, line_used, error = line_quota(messaging)
+    line_type, line_limit, line_used, error = line_quota(line)
     sent = messages_sent(session, account_id=account.id, since=start)
     reserved = _reserved(session, account.id, exclude_delivery_id)
     limits = [x for x in (line_limit, account.monthly_quota) if x is not None]

@@ -25,8 +25,8 @@ from enishi.delivery.models import (
 )
 from enishi.delivery.outbound import requests_of
 from enishi.delivery.validation import Problem, Problems
-from enishi.deps import AppState
 from enishi.kit.errors import ApiError
+from enishi.line.gateway import LineGateway
 from enishi.sending.models import PENDING, OutboundRequest
 
 SPREAD_MAX = timedelta(days=7)
@@ -70,40 +70,34 @@ def check_timing(
 
 
 def validate(
-    state: AppState,
     session: Session,
+    *,
+    line: LineGateway,
     delivery: Delivery,
     account: Account,
-    *,
     with_line: bool = True,
 ) -> tuple[Problems, int, quota.QuotaUsage]:
     """Every problem (local checks, then LINE's validate endpoint), the audience size now,
-    and the quota."""
+    and the quota. Calls LINE: the caller's transaction must not have written yet."""
     now = utcnow()
     problems = check_arms(session, account.id, delivery.arms, delivery.track_links)
     if not problems and with_line:
-        problems += validate_with_line(state.line_for(account).messaging, delivery.arms)
+        problems += validate_with_line(line=line, arms=delivery.arms)
     try:
         count = audience_count(session, delivery, now)
     except ApiError as error:
         problems.append(Problem.of(error, "audience"))
         count = 0
-    usage = quota.usage(
-        session,
-        account,
-        state.line_for(account).messaging,
-        now=now,
-        exclude_delivery_id=delivery.id,
-    )
+    usage = quota.usage(session, account, line, now=now, exclude_delivery_id=delivery.id)
     return problems, count, usage
 
 
 def schedule(
-    state: AppState,
     session: Session,
+    *,
+    line: LineGateway,
     delivery: Delivery,
     account: Account,
-    *,
     send_at: datetime | None,
     spread_until: datetime | None,
 ) -> None:
@@ -119,7 +113,7 @@ def schedule(
     timing = check_timing(send_at, spread_until, now)
     if timing:
         raise problems_error(timing)
-    problems, count, usage = validate(state, session, delivery, account)
+    problems, count, usage = validate(session, line=line, delivery=delivery, account=account)
     if problems:
         raise problems_error(problems)
     if count == 0:

@@ -24,11 +24,13 @@ from enishi.deps import AppState, app_state, db_session
 from enishi.inflow.schemas import VisitIn, VisitOut
 from enishi.inflow.service import (
     add_friend_url,
+    bot_info_if_unknown,
     qr_png,
     record_anonymous_visit,
     record_visit,
     route_by_code,
     route_url,
+    verify_visitor,
 )
 from enishi.kit.errors import ApiError
 
@@ -111,9 +113,10 @@ def route_page(
     if route is None:
         return _not_found(request)
     try:
-        friend_url = add_friend_url(session, state, account)
+        bot = bot_info_if_unknown(account=account, line=state.line_for(account))
     except ApiError:
         return _unavailable(request)
+    friend_url = add_friend_url(session, account=account, bot=bot)
     nonce = secrets.token_urlsafe(16)
     context = {
         "account_name": account.name,
@@ -192,12 +195,13 @@ def _visit(
         if as_json:
             raise ApiError(404, "not_found", "route not found")
         return _not_found(request)
-    try:
-        friend_url = add_friend_url(session, state, account)
-        if id_token:
-            record_visit(session, state, route, account, id_token, at)
-        else:
-            record_anonymous_visit(session, route)
+    line = state.line_for(account)
+    bot = None
+    try:  # LINE first: nothing is written while LINE answers
+        bot = bot_info_if_unknown(account=account, line=line)
+        visitor = (
+            verify_visitor(account=account, line=line, id_token=id_token) if id_token else None
+        )
     except ApiError as error:
         if as_json:
             raise
@@ -209,9 +213,14 @@ def _visit(
                 "Your LINE login could not be verified",
                 "下のボタンから友だち追加できます。",
                 "You can still add the account below.",
-                link=add_friend_url(session, state, account),
+                link=add_friend_url(session, account=account, bot=bot),
             )
         return _unavailable(request)
+    friend_url = add_friend_url(session, account=account, bot=bot)
+    if visitor is not None:
+        record_visit(session, route=route, line_user_id=visitor, at=at)
+    else:
+        record_anonymous_visit(session, route)
     if as_json:
         out = VisitOut(add_friend_url=friend_url, identified=bool(id_token))
         return JSONResponse(out.model_dump(), headers={"cache-control": "no-store"})

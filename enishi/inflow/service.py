@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import logging
 import re
 import secrets
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import segno
@@ -27,10 +26,8 @@ from enishi.friends.models import BLOCKED, FOLLOWING, Friend
 from enishi.friends.service import LINE_USER_ID, record_activity
 from enishi.inflow.models import InflowRoute, RouteVisit
 from enishi.kit.errors import ApiError, not_found
-from enishi.line.client import IdTokenError, verify_id_token
-
-if TYPE_CHECKING:
-    from enishi.deps import AppState
+from enishi.line.errors import LineError
+from enishi.line.gateway import BotInfo, LineGateway
 
 log = logging.getLogger(__name__)
 
@@ -189,58 +186,70 @@ def _draw_qr(url: str, scale: int) -> bytes:
 
 
 # --- the route page ------------------------------------------------------------------------
-def _line_failure(error: Exception) -> ApiError:
-    from linebot.v3.messaging.exceptions import ApiException
+def bot_info_if_unknown(*, account: Account, line: LineGateway) -> BotInfo | None:
+    """LINE's bot info when the account does not know its basic ID yet (asked once, then
+    kept by add_friend_url). Doors ask before their transaction writes anything."""
+    if account.basic_id:
+        return None
+    try:
+        return line.bot_info()
+    except LineError as error:
+        if not error.reached:
+            raise ApiError(
+                502, "line_unreachable", "LINE could not be reached for the bot info"
+            ) from None
+        raise ApiError(
+            502, "line_error", f"LINE answered {error.status} for the bot info: {error.message}"
+        ) from None
 
-    if isinstance(error, ApiException):
-        try:
-            message = json.loads(error.body or b"{}").get("message") or error.reason
-        except (ValueError, AttributeError):
-            message = error.reason
-        return ApiError(
-            502, "line_error", f"LINE answered {error.status} for the bot info: {message}"
-        )
-    return ApiError(502, "line_unreachable", "LINE could not be reached for the bot info")
 
-
-def add_friend_url(session: Session, state: AppState, account: Account) -> str:
-    """https://line.me/R/ti/p/{basic ID}; the basic ID is fetched from LINE once and kept."""
+def add_friend_url(session: Session, *, account: Account, bot: BotInfo | None) -> str:
+    """https://line.me/R/ti/p/{basic ID}; `bot` (from bot_info_if_unknown) is kept on the
+    account the first time."""
     if not account.basic_id:
-        try:
-            info = state.line_for(account).messaging.get_bot_info()
-        except Exception as error:  # the SDK raises ApiException or urllib3's errors
-            raise _line_failure(error) from None
-        account.basic_id = info.basic_id
-        account.bot_user_id = account.bot_user_id or info.user_id
+        assert bot is not None, "ask bot_info_if_unknown first"
+        account.basic_id = bot.basic_id
+        account.bot_user_id = account.bot_user_id or bot.user_id
         session.flush()
     return f"https://line.me/R/ti/p/{quote(account.basic_id, safe='@')}"
 
 
-def record_visit(
-    session: Session,
-    state: AppState,
-    route: InflowRoute,
-    account: Account,
-    id_token: str,
-    at: datetime | None = None,
-) -> RouteVisit:
-    """Verify the ID token with LINE Login and record who visited. Only the verified `sub`
-    is used; nothing is stored when LINE rejects the token."""
+def verify_visitor(*, account: Account, line: LineGateway, id_token: str) -> str:
+    """The LINE user ID an ID token names, verified by LINE Login; only the verified `sub`
+    is trusted."""
     client_id = account.login_channel_id or account.channel_id
     try:
-        claims: dict[str, Any] = verify_id_token(state.settings, id_token, client_id)
-    except IdTokenError as error:
-        detail = str(error)
-        if detail.startswith("LINE could not be reached"):
-            raise ApiError(502, "line_unreachable", detail) from None
+        claims: dict[str, Any] = line.verify_id_token(id_token, client_id=client_id)
+    except LineError as error:
+        if not error.reached:
+            raise ApiError(
+                502, "line_unreachable", f"LINE could not be reached: {error.message}"
+            ) from None
         raise ApiError(
-            400, "invalid_id_token", f"LINE rejected the ID token: {detail}", "id_token"
+            400,
+            "invalid_id_token",
+            f"LINE rejected the ID token: {error.message}",
+            "id_token",
         ) from None
     sub = claims.get("sub")
     if not isinstance(sub, str) or not LINE_USER_ID.match(sub):
         raise ApiError(400, "invalid_id_token", "the ID token names no LINE user", "id_token")
+    return sub
+
+
+def record_visit(
+    session: Session,
+    *,
+    route: InflowRoute,
+    line_user_id: str,
+    at: datetime | None = None,
+) -> RouteVisit:
+    """A verified visit (verify_visitor); nothing is stored when LINE rejects the token."""
     visit = RouteVisit(
-        account_id=account.id, route_id=route.id, line_user_id=sub, visited_at=at or utcnow()
+        account_id=route.account_id,
+        route_id=route.id,
+        line_user_id=line_user_id,
+        visited_at=at or utcnow(),
     )
     session.add(visit)
     session.flush()

@@ -45,7 +45,13 @@ def new_link_session(
 ) -> LinkSessionOut:
     """Start LINE's account-link flow for a user who has logged in on the brand's site:
     redirect them to `redirect_url` within 10 minutes."""
-    link = create_link_session(session, state, account, body.line_user_id, body.member_id)
+    link = create_link_session(
+        session,
+        line=state.line_for(account),
+        account=account,
+        line_user_id=body.line_user_id,
+        member_id=body.member_id,
+    )
     return LinkSessionOut(redirect_url=link.redirect_url, expires_at=link.expires_at)
 
 

@@ -92,7 +92,13 @@ def _start(
     """Create the link session and send the browser to LINE's account-link dialog (the only
     place this page ever redirects to: built from ENISHI_LINE_ACCESS_BASE, not the request)."""
     try:
-        link = create_link_session(session, state, account, line_user_id, member_id)
+        link = create_link_session(
+            session,
+            line=state.line_for(account),
+            account=account,
+            line_user_id=line_user_id,
+            member_id=member_id,
+        )
     except ApiError as error:
         if error.code == "line_rejected":
             return _message(

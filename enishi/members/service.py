@@ -12,15 +12,13 @@ link (history kept, `unlinked_by="moved"`). Services never commit.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
 import secrets
 import struct
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -34,10 +32,9 @@ from enishi.friends.models import FOLLOWING, Friend
 from enishi.friends.service import LINE_USER_ID, get_friend, record_activity
 from enishi.kit.crypto import Signer
 from enishi.kit.errors import ApiError
+from enishi.line.errors import LineError
+from enishi.line.gateway import LineGateway
 from enishi.members.models import LinkNonce, MemberLink
-
-if TYPE_CHECKING:
-    from enishi.deps import AppState
 
 log = logging.getLogger(__name__)
 
@@ -179,34 +176,28 @@ class LinkSession:
     expires_at: datetime
 
 
-def _line_failure(error: Exception, what: str) -> ApiError:
+def _line_failure(error: LineError, what: str) -> ApiError:
     """A LINE API failure as the API error enishi answers with."""
-    from linebot.v3.messaging.exceptions import ApiException
-
-    if isinstance(error, ApiException):
-        try:
-            message = json.loads(error.body or b"{}").get("message") or error.reason
-        except (ValueError, AttributeError):
-            message = error.reason
-        if error.status == 400:
-            return ApiError(
-                422, "line_rejected", f"LINE refused to {what}: {message}", "line_user_id"
-            )
-        return ApiError(502, "line_error", f"LINE answered {error.status} to {what}: {message}")
-    return ApiError(502, "line_unreachable", f"LINE could not be reached to {what}")
+    if not error.reached:
+        return ApiError(502, "line_unreachable", f"LINE could not be reached to {what}")
+    if error.status == 400:
+        return ApiError(
+            422, "line_rejected", f"LINE refused to {what}: {error.message}", "line_user_id"
+        )
+    return ApiError(502, "line_error", f"LINE answered {error.status} to {what}: {error.message}")
 
 
 def create_link_session(
-    session: Session, state: AppState, account: Account, line_user_id: str, member_id: str
+    session: Session, *, line: LineGateway, account: Account, line_user_id: str, member_id: str
 ) -> LinkSession:
-    """Issue a linkToken for the user, store a nonce standing for the member ID, and answer
-    the URL of LINE's account-link dialog."""
+    """Issue a linkToken for the user (before anything is written), store a nonce standing
+    for the member ID, and answer the URL of LINE's account-link dialog."""
     if not LINE_USER_ID.match(line_user_id or ""):
         raise ApiError(422, "invalid", "not a LINE user ID (U + 32 hex)", "line_user_id")
     member_id = clean_member_id(member_id)
     try:
-        response = state.line_for(account).messaging.issue_link_token(line_user_id)
-    except Exception as error:  # the SDK raises ApiException or urllib3's errors
+        link_token = line.issue_link_token(line_user_id)
+    except LineError as error:
         raise _line_failure(error, "issue a link token") from None
     now = utcnow()
     nonce = secrets.token_urlsafe(32)  # 256 random bits, 43 base64url characters
@@ -221,9 +212,8 @@ def create_link_session(
         )
     )
     session.flush()
-    query = urlencode({"linkToken": response.link_token, "nonce": nonce})
     return LinkSession(
-        redirect_url=f"{state.settings.line_access_base.rstrip('/')}/dialog/bot/accountLink?{query}",
+        redirect_url=line.account_link_url(link_token=link_token, nonce=nonce),
         expires_at=now + LINK_TOKEN_TTL,
     )
 

@@ -17,9 +17,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import orjson
-
 from enishi.db.base import utcnow
+from enishi.line.errors import parse_error_body
 from enishi.sending.kinds import ENDPOINTS
 
 GIVE_UP_AFTER = timedelta(hours=23)  # LINE forgets a retry key after 24 h
@@ -110,15 +109,9 @@ def classify(
 
 
 def _line_message(status: int | None, body: bytes) -> str:
-    try:
-        data = orjson.loads(body) if body else {}
-    except orjson.JSONDecodeError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    message = str(data.get("message") or f"HTTP {status}")
-    details = data.get("details") or []
-    if details and isinstance(details[0], dict):
-        first = details[0]
-        message += f" ({first.get('property', '')}: {first.get('message', '')})"
+    parsed = parse_error_body(body)
+    message = parsed.message or f"HTTP {status}"
+    if parsed.details:
+        first = parsed.details[0]
+        message += f" ({first.property}: {first.message})"
     return message

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
-from linebot.v3.messaging.exceptions import ApiException
-from urllib3.exceptions import HTTPError
-
 from enishi.accounts.models import Account
 from enishi.deps import AppState
+from enishi.line.errors import LineError
 
 TIMEOUT_SECONDS = 10
 
@@ -17,32 +13,17 @@ def check_connection(state: AppState, account: Account) -> dict[str, str]:
     """{"ok": "yes", "name", "basic_id"} or {"ok": "", "reason", "status", "error"}: a
     stable reason (settings.CONNECTION_ERRORS words it) and the detail (LINE's message)."""
     try:
-        client = state.line_for(account)
-        info = client.messaging.get_bot_info(_request_timeout=TIMEOUT_SECONDS)
-    except ApiException as error:
+        info = state.line_for(account).bot_info(timeout=TIMEOUT_SECONDS)
+    except LineError as error:
+        if not error.reached:
+            return {
+                "ok": "",
+                "reason": "unreachable",
+                "status": "",
+                "error": f"LINE unreachable: {error.message}",
+            }
         reason = "token_refused" if error.status in (401, 403) else "line_error"
-        return {
-            "ok": "",
-            "reason": reason,
-            "status": str(error.status),
-            "error": _line_message(error),
-        }
-    except (HTTPError, OSError) as error:
-        return {
-            "ok": "",
-            "reason": "unreachable",
-            "status": "",
-            "error": f"LINE unreachable: {type(error).__name__}",
-        }
+        return {"ok": "", "reason": reason, "status": str(error.status), "error": error.message}
     except ValueError as error:  # the sealed token cannot be opened
         return {"ok": "", "reason": "unsealable", "status": "", "error": str(error)}
     return {"ok": "yes", "name": info.display_name, "basic_id": info.basic_id}
-
-
-def _line_message(error: ApiException) -> str:
-    """LINE answers errors as {"message": "..."}; fall back to the HTTP reason."""
-    try:
-        body = json.loads(error.body or b"{}")
-    except ValueError:
-        body = {}
-    return str(body.get("message") or error.reason or "error")

@@ -30,6 +30,7 @@ from enishi.db.base import utcnow
 from enishi.db.engine import is_postgres
 from enishi.deps import AppState
 from enishi.friends.models import FOLLOWING, Friend
+from enishi.line.errors import LineError
 from enishi.line.ratelimit import bucket
 from enishi.webhook.handlers import Context, Event, handle
 from enishi.webhook.models import DONE, FAILED, PENDING, SKIPPED, WebhookEvent
@@ -227,8 +228,6 @@ def fetch_profiles(state: AppState, wanted: Sequence[tuple[int, int, str]]) -> i
     """Fetch LINE profiles for (account id, friend id, user id), within the profile rate
     limit. A 404 leaves the profile empty (fetched); a network or server error leaves
     `profile_fetched_at` unset, so the sweep fetches it later. Never raises for LINE."""
-    from linebot.v3.messaging.exceptions import ApiException
-
     by_account: dict[int, dict[int, str]] = {}
     for account_id, friend_id, user_id in wanted:
         by_account.setdefault(account_id, {})[friend_id] = user_id
@@ -241,28 +240,29 @@ def fetch_profiles(state: AppState, wanted: Sequence[tuple[int, int, str]]) -> i
             account = session.get(Account, account_id)
         if account is None:
             continue
-        client = state.line_for(account)
+        line = state.line_for(account)
         limiter = bucket(account.channel_id, "profile")
         updates: list[dict] = []
         for friend_id, user_id in friends.items():
             limiter.acquire()
             values: dict = {"profile_fetched_at": utcnow()}
             try:
-                profile = client.messaging.get_profile(user_id, _request_timeout=PROFILE_TIMEOUT)
-            except ApiException as error:
+                profile = line.profile(user_id, timeout=PROFILE_TIMEOUT)
+            except LineError as error:
                 if error.status != 404:
-                    _back_off(backoff_key, f"HTTP {error.status}")
+                    _back_off(
+                        backoff_key, f"HTTP {error.status}" if error.reached else error.message
+                    )
                     break
-            except Exception as error:  # connection refused, timeout, bad response
+            except Exception as error:  # a bad response
                 _back_off(backoff_key, type(error).__name__)
                 break
             else:
                 values.update(
                     display_name=profile.display_name[:200],
-                    picture_url=(profile.picture_url or None) and profile.picture_url[:1000],
-                    status_message=(profile.status_message or None)
-                    and profile.status_message[:1000],
-                    language=(profile.language or None) and profile.language[:20],
+                    picture_url=profile.picture_url and profile.picture_url[:1000],
+                    status_message=profile.status_message and profile.status_message[:1000],
+                    language=profile.language and profile.language[:20],
                 )
             updates.append({"id": friend_id, **values})
         if updates:

@@ -137,7 +137,6 @@ def test_line_unreachable(client, api_account, state):
     assert response.status_code == 502 and response.json()["error"]["code"] == "line_unreachable"
     with state.sessions.begin() as session:
         session.get(Account, api_account.id).basic_id = None
-    state._line_clients.clear()
     assert client.get("/r/store").status_code == 503
     assert recorded(state) == (0, 0)
 

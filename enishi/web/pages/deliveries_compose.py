@@ -231,14 +231,18 @@ def _save_and_go(
     intent: str,
 ) -> Response:
     """Save the draft, then validate it (with LINE), schedule it, or go back to it. Runs in
-    the threadpool: validating and scheduling call LINE."""
+    the threadpool: validating and scheduling call LINE, after the saved draft is committed
+    (a slow LINE answer must not hold the write lock)."""
     saved = _save(session, page, form, body, delivery)
     if saved is None:
         return compose_page(request, page, session, form, delivery, status=422)
     delivery = saved
+    session.commit()
     base = f"/accounts/{page.account.id}/deliveries/{delivery.id}"
     if intent == "validate":
-        problems, count, usage = scheduler.validate(state, session, delivery, page.account)
+        problems, count, usage = scheduler.validate(
+            session, line=state.line_for(page.account), delivery=delivery, account=page.account
+        )
         add_problems(form, problems)
         check = {"valid": not problems, "audience_count": count, "quota": usage.as_dict()}
         return compose_page(
@@ -257,18 +261,21 @@ def schedule_draft(
     delivery: Delivery,
     form: ComposeForm,
 ) -> Response:
+    line = state.line_for(page.account)
     try:
         scheduler.schedule(
-            state,
             session,
-            delivery,
-            page.account,
+            line=line,
+            delivery=delivery,
+            account=page.account,
             send_at=delivery.send_at,
             spread_until=delivery.spread_until,
         )
     except ApiError as error:
         if error.code == "invalid":  # every problem, not just the first
-            problems, *_ = scheduler.validate(state, session, delivery, page.account)
+            problems, *_ = scheduler.validate(
+                session, line=line, delivery=delivery, account=page.account
+            )
             add_problems(form, problems or [Problem.of(error)])
         else:
             add_problems(form, [Problem.of(error)])

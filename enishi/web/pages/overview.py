@@ -162,7 +162,7 @@ def overview_page(
     first, last, preset, error = chosen_period(page, dict(request.query_params), today)
     usage = None
     if first <= now.astimezone(quota.LINE_MONTH_ZONE).date() <= last:
-        usage = quota.usage(session, account, state.line_for(account).messaging, now=now)
+        usage = quota.usage(session, account, state.line_for(account), now=now)
     report = overview(session, account, first, last, quota=usage)
     daily, t = report["daily"], page.t
     figures = {
