@@ -30,12 +30,13 @@ def test_every_poller_runs_in_exactly_one_lane():
 
 
 def test_webhook_events_are_processed_while_a_heavy_job_runs(client, state, api_account):
-    started, release = threading.Event(), threading.Event()
+    started, processed = threading.Event(), threading.Event()
 
     def long_job(_state) -> int:
-        """A job that takes as long as the test wants (a million-friend plan, say)."""
+        """A job that holds its lane until the event is processed (or 30 s pass): one
+        thread for every poller would wait here the whole 30 s."""
         started.set()
-        release.wait(30)
+        processed.wait(30)
         return 0
 
     runner = Lanes(state, {**lanes(), HEAVY: [long_job]}, idle_sleep=0.02)
@@ -44,16 +45,18 @@ def test_webhook_events_are_processed_while_a_heavy_job_runs(client, state, api_
         assert started.wait(10)
         stored = time.monotonic()
         deliver(client, api_account, follow(USER, 1_700_000_000_000))
-        deadline = stored + 10
-        while _status(state) != DONE and time.monotonic() < deadline:
+        while _status(state) != DONE and time.monotonic() < stored + 30:
             time.sleep(0.01)
-        processed_after = time.monotonic() - stored
-        assert not release.is_set()  # the heavy job was still running
+        latency = time.monotonic() - stored
+        processed.set()
     finally:
-        release.set()
+        processed.set()
         runner.stop()
     assert _status(state) == DONE
-    assert processed_after < 1.0
+    # well under a second on a quiet machine; the bound leaves room for a loaded one and
+    # is still far from the 30 s the event would wait behind the job in a single thread
+    print(f"processed {latency:.3f} s after it was stored, the heavy job still running")
+    assert latency < 5.0
     with state.sessions() as session:
         assert session.scalar(select(Friend.line_user_id)) == USER
 
