@@ -16,18 +16,21 @@ from enishi.config import Settings, get_settings
 from enishi.db.engine import make_engine
 from enishi.db.writer import GroupWriter
 from enishi.deps import AppState
+from enishi.events.service import install
 from enishi.hot_paths import EnishiApp
 from enishi.kit.crypto import SecretBox
 from enishi.kit.errors import install_error_handlers
 from enishi.web import install_page_handlers, web_routes
+from enishi.wiring import wire
 from enishi.worker.registry import pollers
 from enishi.worker.runner import Worker
 
 
 def build_state(settings: Settings) -> AppState:
+    wire()
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     secret_key = settings.resolved_secret_key()
-    return AppState(
+    state = AppState(
         settings=settings,
         engine=engine,
         sessions=sessionmaker(engine, expire_on_commit=False),
@@ -35,6 +38,8 @@ def build_state(settings: Settings) -> AppState:
         box=SecretBox(secret_key),
         secret_key=secret_key,
     )
+    install(state.sessions, state)
+    return state
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:

@@ -9,6 +9,7 @@ from enishi.delivery.models import (
     DeliveryRecipient,
     DeliveryRequest,
 )
+from enishi.events.models import DomainEvent, EventDelivery
 from enishi.friends.models import (
     AttributeDef,
     FollowHistory,
@@ -46,6 +47,8 @@ __all__ = [
     "DeliveryListMember",
     "DeliveryRecipient",
     "DeliveryRequest",
+    "DomainEvent",
+    "EventDelivery",
     "FollowHistory",
     "Friend",
     "FriendActivity",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 00:27:53.800273
+Create Date: 2026-12-08 00:09:43.021176
 """
 
 from alembic import op
@@ -50,6 +50,25 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
         batch_op.create_index('ix_delivery_recipients_friend', ['friend_id', 'sent_at'], unique=False)
+
+    op.create_table('domain_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=True),
+    sa.Column('friend_id', sa.Integer(), nullable=True),
+    sa.Column('payload', enishi.db.base.Json(), nullable=False),
+    sa.Column('occurred_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('processed_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_domain_events'))
+    )
+    with op.batch_alter_table('domain_events', schema=None) as batch_op:
+        batch_op.create_index('ix_domain_events_pending', ['next_attempt_at', 'id'], unique=False, postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
+        batch_op.create_index('ix_domain_events_processed', ['status', 'processed_at'], unique=False)
 
     op.create_table('login_failures',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -149,6 +168,13 @@ def upgrade() -> None:
     sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_delivery_channel_leases_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('account_id', name=op.f('pk_delivery_channel_leases'))
+    )
+    op.create_table('domain_event_deliveries',
+    sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('subscriber', sa.String(length=100), nullable=False),
+    sa.Column('delivered_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['event_id'], ['domain_events.id'], name=op.f('fk_domain_event_deliveries_event_id_domain_events'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('event_id', 'subscriber', name=op.f('pk_domain_event_deliveries'))
     )
     op.create_table('inflow_routes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -606,6 +632,7 @@ def downgrade() -> None:
         batch_op.drop_index('ux_inflow_routes_code')
 
     op.drop_table('inflow_routes')
+    op.drop_table('domain_event_deliveries')
     op.drop_table('delivery_channel_leases')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_status_send_at')
@@ -623,6 +650,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_login_failures_email_at')
 
     op.drop_table('login_failures')
+    with op.batch_alter_table('domain_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_domain_events_processed')
+        batch_op.drop_index('ix_domain_events_pending', postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
+
+    op.drop_table('domain_events')
     with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
         batch_op.drop_index('ix_delivery_recipients_friend')
 
