@@ -1,7 +1,8 @@
-"""The one place where domains are connected: each domain's domain-event subscribers,
-friend-timeline sources and segment conditions are registered here, so the registries'
-owners (events, friends, segments) import no domain above them. Called when app state is
-built; calling it again changes nothing."""
+"""The one place where domains are connected: what each domain adds to the registries of
+the rooms below it — friend-timeline sources and rollups, the friend's references (inflow
+route, member links), segment conditions, domain-event subscribers — is registered here,
+so those rooms (friends, segments, events) import no domain above them. Called when app
+state is built; calling it again changes nothing."""
 
 from __future__ import annotations
 
@@ -10,4 +11,19 @@ import functools
 
 @functools.cache
 def wire() -> None:
-    pass
+    from enishi.delivery import timeline as delivery_timeline
+    from enishi.friends import references
+    from enishi.friends.rollups import register_rollup
+    from enishi.friends.timeline import register_source
+    from enishi.inflow.service import route_labels
+    from enishi.members import timeline as member_timeline
+    from enishi.members.csv_links import link_imported_members
+    from enishi.tracking import rollups as tracking_rollups
+    from enishi.tracking import timeline as tracking_timeline
+
+    for module in (tracking_timeline, member_timeline, delivery_timeline):
+        for source in module.TIMELINE_SOURCES:
+            register_source(source)
+    for rollup in tracking_rollups.ROLLUPS:
+        register_rollup(rollup)
+    references.register(route_reader=route_labels, member_linker=link_imported_members)
