@@ -11,14 +11,18 @@ import functools
 
 @functools.cache
 def wire() -> None:
+    from enishi.delivery import segment_conditions as delivery_conditions
     from enishi.delivery import timeline as delivery_timeline
     from enishi.friends import references
     from enishi.friends.rollups import register_rollup
     from enishi.friends.timeline import register_source
+    from enishi.inflow import segment_conditions as inflow_conditions
     from enishi.inflow.service import route_labels
     from enishi.members import timeline as member_timeline
     from enishi.members.csv_links import link_imported_members
+    from enishi.segments.conditions import register_condition, register_reference
     from enishi.tracking import rollups as tracking_rollups
+    from enishi.tracking import segment_conditions as tracking_conditions
     from enishi.tracking import timeline as tracking_timeline
 
     for module in (tracking_timeline, member_timeline, delivery_timeline):
@@ -27,3 +31,8 @@ def wire() -> None:
     for rollup in tracking_rollups.ROLLUPS:
         register_rollup(rollup)
     references.register(route_reader=route_labels, member_linker=link_imported_members)
+    for module in (tracking_conditions, delivery_conditions, inflow_conditions):
+        for key, compile in module.CONDITIONS.items():
+            register_condition(key, compile)
+    for what, model in delivery_conditions.REFERENCES.items():
+        register_reference(what, model)
