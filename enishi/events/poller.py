@@ -77,7 +77,7 @@ def _deliver(state: Context, row: DomainEvent) -> None:
             if subscriber.name in done:
                 continue
             if subscriber.mode == "immediate":
-                run_outside_transaction(state, subscriber, event)
+                run_outside_transaction(state, subscriber, [event])
                 continue
             with state.sessions.begin() as session:
                 subscriber.handler(session, event)

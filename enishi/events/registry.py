@@ -24,7 +24,8 @@ Mode = Literal["transaction", "immediate", "queued"]
 class Subscriber:
     name: str  # unique and stable: deliveries are recorded under it
     events: tuple[str, ...]
-    handler: Callable[[Any, Any], None]  # (session or app state, Event) -> None
+    # transaction, queued: (session, Event); immediate: (app state, [Event, ...])
+    handler: Callable[[Any, Any], None]
     mode: Mode = "queued"
 
 

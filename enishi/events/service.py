@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from enishi.db.base import utcnow
@@ -89,31 +89,38 @@ def install(sessions: sessionmaker[Session], context: Context) -> None:
     def _after_commit(session: Session) -> None:
         rows = session.info.pop(_PUBLISHED, None)
         # rows of a rolled-back savepoint were never stored
-        ids = [r.id for r in rows or () if inspect(r).persistent]
-        if ids:
-            deliver_immediately(context, ids)
+        committed = [stored(r) for r in rows or () if inspect(r).persistent]
+        if committed:
+            deliver_immediately(context, committed)
 
     @sa_event.listens_for(sessions, "after_soft_rollback")
-    def _after_rollback(session: Session, _previous) -> None:
-        if not session.in_transaction():
+    def _after_rollback(session: Session, previous) -> None:
+        if previous.parent is None:  # the whole transaction, not a savepoint
             session.info.pop(_PUBLISHED, None)
 
 
-def deliver_immediately(context: Context, event_ids: list[int]) -> None:
-    """The after-commit hook's work; never raises (the poller retries what failed)."""
+def deliver_immediately(context: Context, events: list[Event]) -> None:
+    """The after-commit hook's work; never raises (the poller retries what failed). Each
+    immediate subscriber gets the committed events in one call, then one transaction
+    records the deliveries and finishes the events nobody else waits for."""
     try:
-        with context.sessions() as session:
-            rows = list(session.scalars(select(DomainEvent).where(DomainEvent.id.in_(event_ids))))
-        for row in rows:
-            event = stored(row)
-            done = delivered(context, row.id)
-            for subscriber in subscribers_of(row.name, "immediate"):
-                if subscriber.name not in done:
-                    run_outside_transaction(context, subscriber, event)
+        by_subscriber: dict[str, tuple[Subscriber, list[Event]]] = {}
+        for event in events:
+            for subscriber in subscribers_of(event.name, "immediate"):
+                by_subscriber.setdefault(subscriber.name, (subscriber, []))[1].append(event)
+        for subscriber, batch in by_subscriber.values():
+            run_outside_transaction(context, subscriber, batch)
+        finished = [e.id for e in events if not subscribers_of(e.name, "queued")]
+        if finished:
+            with context.sessions.begin() as session:
+                session.execute(
+                    update(DomainEvent)
+                    .where(DomainEvent.id.in_(finished))
+                    .values(status=DONE, processed_at=utcnow(), next_attempt_at=None)
+                )
     except Exception:
-        log.exception(
-            "immediate delivery of domain events %s failed; the poller retries", event_ids
-        )
+        ids = [e.id for e in events]
+        log.exception("immediate delivery of domain events %s failed; the poller retries", ids)
 
 
 def delivered(context: Context, event_id: int) -> set[str]:
@@ -125,12 +132,13 @@ def delivered(context: Context, event_id: int) -> set[str]:
         )
 
 
-def run_outside_transaction(context: Context, subscriber: Subscriber, event: Event) -> None:
+def run_outside_transaction(context: Context, subscriber: Subscriber, events: list[Event]) -> None:
     """Work outside the database first, then the record of it: a crash in between
-    re-delivers, and the subscriber tolerates that."""
-    subscriber.handler(context, event)
+    re-delivers, and the subscriber tolerates that. Immediate subscribers take a list."""
+    subscriber.handler(context, events)
     with context.sessions.begin() as session:
-        record_delivery(session, event, subscriber)
+        for event in events:
+            record_delivery(session, event, subscriber)
 
 
 def record_delivery(session: Session, event: Event, subscriber: Subscriber) -> None:
