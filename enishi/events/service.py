@@ -87,6 +87,8 @@ def install(sessions: sessionmaker[Session], context: Context) -> None:
 
     @sa_event.listens_for(sessions, "after_commit")
     def _after_commit(session: Session) -> None:
+        if session.in_nested_transaction():  # SQLAlchemy signals a savepoint's release too
+            return
         rows = session.info.pop(_PUBLISHED, None)
         # rows of a rolled-back savepoint were never stored
         committed = [stored(r) for r in rows or () if inspect(r).persistent]

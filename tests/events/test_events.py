@@ -165,3 +165,20 @@ def test_delivered_events_past_the_retention_are_deleted(state, subscribed, monk
     with state.sessions() as session:
         assert set(session.scalars(select(DomainEvent.id))) == {recent, pending}
         assert set(session.scalars(select(EventDelivery.event_id))) == {recent}
+
+
+def test_a_released_savepoint_is_not_the_commit(state, subscribed):
+    """SQLAlchemy signals after_commit when a savepoint is released: the hook waits for
+    the transaction itself."""
+    seen: list[bool] = []
+
+    def visible(ctx, got):
+        with ctx.sessions() as session:
+            seen.extend(session.get(DomainEvent, e.id) is not None for e in got)
+
+    _listen(subscribed, "test.saved", visible, "immediate")
+    with state.sessions.begin() as session:
+        with session.begin_nested():
+            events.publish(session, events.Event(NAME, utcnow()))
+        assert seen == []
+    assert seen == [True]
