@@ -26,6 +26,7 @@ from bench.support import PG_ADMIN_URL, data_arguments, machine, run_on_backends
 from enishi.db.engine import make_engine
 from enishi.models import Base
 from enishi.segments.service import count_segment, preview
+from enishi.wiring import wire
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = (*segment_data.COLUMNS, "attribute_defs", "tags")
@@ -201,6 +202,7 @@ def run_backend(backend: str, url: str, runs: int) -> dict:
 
 
 def main() -> None:
+    wire()  # the segment conditions of tracking, delivery and inflow
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data_arguments(parser, runs=7)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")

@@ -17,19 +17,22 @@ from enishi.db.engine import make_engine
 from enishi.db.writer import GroupWriter
 from enishi.db.writes import track_writes
 from enishi.deps import AppState
+from enishi.events.service import install
 from enishi.hot_paths import EnishiApp
 from enishi.kit.crypto import SecretBox
 from enishi.kit.errors import install_error_handlers
 from enishi.web import install_page_handlers, web_routes
+from enishi.wiring import wire
 from enishi.worker.registry import lanes
 from enishi.worker.runner import Lanes
 
 
 def build_state(settings: Settings) -> AppState:
+    wire()
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     track_writes(engine)  # the LINE gateway refuses to call LINE inside a write transaction
     secret_key = settings.resolved_secret_key()
-    return AppState(
+    state = AppState(
         settings=settings,
         engine=engine,
         sessions=sessionmaker(engine, expire_on_commit=False),
@@ -37,6 +40,8 @@ def build_state(settings: Settings) -> AppState:
         box=SecretBox(secret_key),
         secret_key=secret_key,
     )
+    install(state.sessions, state)
+    return state
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = 5 * 1024 * 1024
     # processed webhook events are deleted after this many days (0 keeps them forever)
     webhook_retention_days: int = 30
+    # delivered domain events are deleted after this many days (0 keeps them forever)
+    event_retention_days: int = 7
     # Demo and tests only: honour the emulator's `x-emulator-sim-time` (simulated click
     # time) and `x-emulator-member-id` headers. Never enable against real LINE users.
     trust_emulator_headers: bool = False

@@ -5,16 +5,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fastapi import Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from enishi.accounts.models import Account
 from enishi.config import Settings
 from enishi.db.writer import GroupWriter
 from enishi.kit.crypto import SecretBox
 from enishi.line.gateway import LineGateway
+
+
+class SealedAccount(Protocol):
+    """An account as line_for reads it (deps sits below the accounts domain)."""
+
+    id: int
+    access_token_sealed: str
 
 
 @dataclass
@@ -28,7 +35,7 @@ class AppState:
     _line_gateways: dict[tuple[int, str, str], LineGateway] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def line_for(self, account: Account) -> LineGateway:
+    def line_for(self, account: SealedAccount) -> LineGateway:
         """The account's LINE gateway (re-created when its sealed token or LINE's host
         changes). Doors call it and hand the gateway to services as `line=`."""
         key = (account.id, account.access_token_sealed, self.settings.line_api_base)

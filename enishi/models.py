@@ -3,6 +3,7 @@
 from enishi.accounts.models import Account, ApiKey
 from enishi.db.base import Base
 from enishi.delivery.models import Delivery, DeliveryListMember, DeliveryRecipient
+from enishi.events.models import DomainEvent, EventDelivery
 from enishi.friends.models import (
     AttributeDef,
     FollowHistory,
@@ -40,6 +41,8 @@ __all__ = [
     "Delivery",
     "DeliveryListMember",
     "DeliveryRecipient",
+    "DomainEvent",
+    "EventDelivery",
     "FollowHistory",
     "Friend",
     "FriendActivity",

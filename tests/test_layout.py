@@ -65,3 +65,53 @@ def test_tests_refuse_line_calls_inside_write_transactions():
     from tests.conftest import make_settings
 
     assert make_settings("sqlite://").line_in_write_transaction == "raise"
+
+
+# The top of the import graph: modules that assemble the rooms and may import any of them.
+COMPOSITION = {"app", "api", "models", "wiring", "cli", "web", "worker", "hot_paths", "migrations"}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """enishi's top-level packages and modules -> those they import (imports inside
+    functions and TYPE_CHECKING blocks count)."""
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        room = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        found = re.finditer(r"^\s*(?:from|import) enishi\.(\w+)", path.read_text(), re.M)
+        graph.setdefault(room, set()).update(m.group(1) for m in found if m.group(1) != room)
+    return graph
+
+
+def test_the_rooms_import_each_other_without_a_cycle():
+    """Layering, bottom up: shared infrastructure (config, db, kit, line, deps, events) →
+    accounts, operators → friends → the domains built on friends (inflow, members,
+    tracking; segments, whose conditions those domains register) → delivery, analytics,
+    webhook → the composition layer (app, api, models, wiring, cli, web, worker,
+    hot_paths, migrations), which may import anything and which nothing below imports.
+    A lower room that needs something from above takes it through a registry filled by
+    enishi/wiring.py (timeline sources, rollups, segment conditions, event subscribers)."""
+    graph = import_graph()
+    below = {room: deps for room, deps in graph.items() if room not in COMPOSITION}
+    upward = {(room, dep) for room, deps in below.items() for dep in deps if dep in COMPOSITION}
+    assert upward == set(), "only the composition layer imports the composition layer"
+    done: set[str] = set()
+
+    def visit(room: str, path: list[str]) -> None:
+        if room in path:
+            cycle = path[path.index(room) :] + [room]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if room in done:
+            return
+        for dep in sorted(below.get(room, ())):
+            visit(dep, [*path, room])
+        done.add(room)
+
+    for room in sorted(below):
+        visit(room, [])
+
+
+def test_friends_and_segments_import_no_domain_above_them():
+    graph = import_graph()
+    assert graph["friends"] <= {"accounts", "db", "deps", "events", "kit"}
+    assert graph["segments"] <= {"accounts", "db", "deps", "friends", "kit"}
+    assert graph["events"] <= {"db"}

@@ -1,7 +1,7 @@
 """Regenerate migration 0001 from the models (development only, before the first release).
 
-Writes to a temporary file first, so a model that fails to import never leaves the project
-without a migration.
+Writes to a temporary file first (Alembic's env.py imports every model there), so a model
+that fails to import never leaves the project without a migration.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from enishi.db.migrate import MIGRATIONS, alembic_config
 
 
 def main() -> None:
-    import enishi.models  # noqa: F401 - fail here, before touching anything
-
     versions = MIGRATIONS / "versions"
     with tempfile.TemporaryDirectory() as scratch:
         scratch_migrations = Path(scratch) / "migrations"

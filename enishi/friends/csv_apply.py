@@ -23,6 +23,7 @@ from enishi.friends.models import (
     Tag,
 )
 from enishi.friends.queries import tags_of
+from enishi.friends.references import link_members
 from enishi.friends.service import typed_value
 from enishi.kit.errors import ApiError
 
@@ -186,7 +187,7 @@ def apply_rows(
     conn = session.connection()
     created = [p for p in plans if p.created]
     if created:
-        _insert(
+        insert_rows(
             conn,
             Friend.__table__,
             [
@@ -217,7 +218,7 @@ def apply_rows(
         for plan in created:
             plan.friend_id = ids[plan.row.line_user_id]
     activity: list[dict[str, Any]] = []
-    conflicts += _link_members(session, conn, account_id, plans, now, activity)
+    conflicts += link_members(session, conn, account_id, plans, now, activity)
     failed = {id(row) for row, _ in conflicts}
     plans = [p for p in plans if id(p.row) not in failed]
 
@@ -253,82 +254,24 @@ def apply_rows(
             )
         if plan.notes is not UNSET:
             record(plan, "notes_set", length=len(plan.notes or ""))
-    _update_column(
+    update_column(
         conn,
         "display_name",
         [(p.friend_id, p.display_name) for p in plans if p.display_name and not p.created],
     )
-    _update_column(
+    update_column(
         conn,
         "notes",
         [(p.friend_id, p.notes) for p in plans if p.notes is not UNSET and not p.created],
     )
     _write_tags(session, conn, account_id, plans, now, record)
     _write_attributes(conn, plans, now, record)
-    _insert(conn, FriendActivity.__table__, activity)
+    insert_rows(conn, FriendActivity.__table__, activity)
     _count(plans, report)
     return conflicts
 
 
-def _link_members(
-    session: Session,
-    conn: Connection,
-    account_id: int,
-    plans: list[Plan],
-    now,
-    activity: list[dict[str, Any]],
-) -> list[tuple[Row, ApiError]]:
-    """Link member IDs as the members service does (a member_links row with method "import",
-    so link history and daily link counts include imports; a "member_linked" activity).
-    A friend without a member ID yet — nearly every row of a big import — is linked with
-    bulk statements (its member ID was checked free in this transaction; a racing link
-    trips the unique constraint and the caller retries row by row); replacing a friend's
-    member ID goes through the members service, which closes the old link."""
-    from enishi.members.models import MemberLink
-    from enishi.members.service import link_member
-
-    failed: list[tuple[Row, ApiError]] = []
-    fresh = [p for p in plans if p.member_id and not p.replaces_member]
-    if fresh:
-        _update_column(
-            conn, "member_id", [(p.friend_id, p.member_id) for p in fresh if not p.created]
-        )
-        _insert(
-            conn,
-            MemberLink.__table__,
-            [
-                {
-                    "account_id": account_id,
-                    "friend_id": p.friend_id,
-                    "member_id": p.member_id,
-                    "method": "import",
-                    "linked_at": now,
-                }
-                for p in fresh
-            ],
-        )
-        activity.extend(
-            {
-                "account_id": account_id,
-                "friend_id": p.friend_id,
-                "kind": "member_linked",
-                "at": now,
-                "data": {"member_id": p.member_id, "method": "import"},
-            }
-            for p in fresh
-        )
-    for plan in plans:
-        if plan.member_id and plan.replaces_member:
-            friend = session.get(Friend, plan.friend_id)
-            try:
-                link_member(session, friend, plan.member_id, method="import", at=now)
-            except ApiError as error:
-                failed.append((plan.row, error))
-    session.flush()
-    return failed
-
-
-def _insert(
+def insert_rows(
     conn: Connection, table: Any, rows: list[dict[str, Any]], conflict: list[str] | None = None
 ) -> None:
     """INSERT many rows, the fastest way each backend offers through SQLAlchemy (measured):
@@ -345,7 +288,7 @@ def _insert(
     conn.execute(statement, rows)
 
 
-def _update_column(conn: Connection, column: str, changes: list[tuple[int, Any]]) -> None:
+def update_column(conn: Connection, column: str, changes: list[tuple[int, Any]]) -> None:
     if changes:
         table = Friend.__table__
         conn.execute(
@@ -362,7 +305,7 @@ def _write_tags(
     names = {t for p in plans for t in (*p.tags_add, *p.tags_remove)}
     if not names:
         return
-    _insert(
+    insert_rows(
         conn,
         Tag.__table__,
         [{"account_id": account_id, "name": name, "created_at": now} for name in names],
@@ -380,7 +323,7 @@ def _write_tags(
     ]
     removed = [(p.friend_id, ids[t]) for p in plans for t in p.tags_remove]
     if added:
-        _insert(conn, FriendTag.__table__, added, ["friend_id", "tag_id"])
+        insert_rows(conn, FriendTag.__table__, added, ["friend_id", "tag_id"])
     if removed:
         conn.execute(
             delete(FriendTag.__table__).where(
@@ -427,7 +370,7 @@ def _write_attributes(conn: Connection, plans: list[Plan], now, record) -> None:
                 new=typed_value(definition.type, *new) if new else None,
             )
     if inserts:
-        _insert(conn, table, inserts)
+        insert_rows(conn, table, inserts)
     if updates:
         conn.execute(
             update(table)

@@ -13,13 +13,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enishi.friends.models import AttributeDef
 from enishi.friends.queries import FriendFilter, attributes_of, iter_friend_chunks, tags_of
+from enishi.friends.references import routes as routes_of
 from enishi.friends.service import list_attribute_defs
-from enishi.inflow.models import InflowRoute
 
 BASE_COLUMNS = ("line_user_id", "display_name", "status", "member_id", "tags", "notes")
 READONLY_COLUMNS = ("inflow_route", "first_followed_at", "last_followed_at", "blocked_at")
@@ -61,11 +60,7 @@ def export_csv(
     friends match. Times are in the account's timezone, as YYYY-MM-DD HH:MM:SS."""
     tz = ZoneInfo(timezone or "Asia/Tokyo")
     defs = list_attribute_defs(session, account_id)
-    routes = dict(
-        session.execute(
-            select(InflowRoute.id, InflowRoute.code).where(InflowRoute.account_id == account_id)
-        ).all()
-    )
+    routes = {i: route["code"] for i, route in routes_of(session, account_id).items()}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(export_header(defs))

@@ -21,8 +21,8 @@ from enishi.friends.models import (
     FriendTag,
     Tag,
 )
+from enishi.friends.references import routes
 from enishi.friends.service import LINE_USER_ID, friend_tags, typed_value
-from enishi.inflow.models import InflowRoute
 from enishi.kit.errors import ApiError
 from enishi.kit.pagination import decode_cursor, encode_cursor
 
@@ -230,7 +230,8 @@ def attributes_of(
 
 def friend_detail(session: Session, friend: Friend) -> dict[str, Any]:
     """Everything GET /friends/{line_user_id} shows."""
-    route = session.get(InflowRoute, friend.inflow_route_id) if friend.inflow_route_id else None
+    route_id = friend.inflow_route_id
+    route = routes(session, friend.account_id, [route_id]).get(route_id) if route_id else None
     return {
         **{
             column: getattr(friend, column)
@@ -252,7 +253,7 @@ def friend_detail(session: Session, friend: Friend) -> dict[str, Any]:
                 "created_at",
             )
         },
-        "inflow_route": {"id": route.id, "code": route.code, "name": route.name} if route else None,
+        "inflow_route": route,
         "tags": friend_tags(session, friend.id),
         "attributes": attributes_of(session, [friend.id]).get(friend.id, {}),
         "rollups": {

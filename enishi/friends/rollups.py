@@ -1,6 +1,7 @@
 """Friend rollups rebuilt from the event log, and checked against it.
 
-The writers of clicks, conversions and messages keep the rollups up to date as they go; this
+The writers of clicks, conversions and messages keep the rollups up to date as they go (the
+tables above friends register theirs: tracking/rollups.py); this
 is the ground truth they can be repaired from. Everything is set-based SQL that reads the
 same on SQLite (3.33+, UPDATE ... FROM) and PostgreSQL, so a million friends take seconds,
 not a Python loop: per rollup, one UPDATE ... FROM an aggregate subquery sets the friends
@@ -18,7 +19,6 @@ from sqlalchemy import BigInteger, cast, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from enishi.friends.models import Friend, FriendActivity
-from enishi.tracking.models import Click, Conversion
 
 
 @dataclass(frozen=True)
@@ -35,23 +35,22 @@ class Rollup:
     where: tuple[Any, ...] = ()
 
 
-ROLLUPS = (
-    Rollup("clicks", Click, Click.clicked_at, "last_click_at", "click_count"),
-    Rollup(
-        "purchases",
-        Conversion,
-        Conversion.occurred_at,
-        "last_purchase_at",
-        "purchase_count",
-        ("revenue_jpy", Conversion.amount_jpy),
-    ),
+_rollups: dict[str, Rollup] = {}
+
+
+def register_rollup(rollup: Rollup) -> None:
+    """Derive friend columns from a table of a domain above friends (enishi/wiring.py)."""
+    _rollups[rollup.name] = rollup
+
+
+register_rollup(
     Rollup(
         "messages",
         FriendActivity,
         FriendActivity.at,
         "last_message_at",
         where=(FriendActivity.kind == "message",),
-    ),
+    )
 )
 
 
@@ -146,7 +145,7 @@ def rebuild_rollups(
     scopes: Iterable[Sequence[int] | None] = [None] if friend_ids is None else _chunks(friend_ids)
     changed = 0
     for scope in scopes:
-        for rollup in ROLLUPS:
+        for rollup in _rollups.values():
             changed += _rebuild_one(session, account_id, rollup, scope)
     session.expire_all()  # ORM objects loaded before now hold the old values
     return changed
@@ -157,7 +156,7 @@ def check_rollups(session: Session, account_id: int) -> list[RollupMismatch]:
     query = select(Friend.id, Friend.line_user_id)
     expected: list[tuple[str, Any]] = []
     differs = []
-    for rollup in ROLLUPS:
+    for rollup in _rollups.values():
         agg = _aggregate(rollup, account_id, None)
         query = query.outerjoin(agg, agg.c.friend_id == Friend.id)
         for col, value, empty in _pairs(rollup, agg):

@@ -1,5 +1,6 @@
 """A friend's timeline: one newest-first stream merged from every table that records
-something about them.
+something about them. Friends' own tables are sources here; the domains above friends
+register theirs (tracking, members, delivery: their timeline.py, via enishi/wiring.py).
 
 Each source is read through its (friend_id, time) index, at most `limit + 1` rows past the
 cursor, and the sources are merged in Python. The order is the total order
@@ -18,15 +19,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, or_, select, true
 from sqlalchemy.orm import Session
 
-from enishi.delivery.models import Delivery, DeliveryRecipient
 from enishi.friends.models import FollowHistory, Friend, FriendActivity
 from enishi.kit.errors import ApiError
 from enishi.kit.pagination import decode_cursor, encode_cursor
-from enishi.members.models import MemberLink
-from enishi.tracking.models import Click, Conversion, CustomEvent, Link
 
-# The members service records links as activity too; the member_links table is the
-# authoritative history, so those activity kinds are taken from it and not shown twice.
+# The members service records links as activity too; the member_links table (members'
+# timeline source) is the authoritative history, so those kinds are not shown twice.
 _LINK_ACTIVITY = ("member_linked", "member_unlinked")
 
 
@@ -40,7 +38,19 @@ class Source:
     item: Callable[[Any], tuple[str, dict[str, Any]]]  # row -> (kind, data)
 
 
-SOURCES = (
+_sources: dict[tuple[str, int], Source] = {}
+
+
+def register_source(source: Source) -> None:
+    """Add a table to every friend's timeline (enishi/wiring.py registers each domain's);
+    ranks are unique, as the cursor names a source by its rank."""
+    taken = next((s for s in _sources.values() if s.rank == source.rank), None)
+    if taken is not None and taken != source:
+        raise ValueError(f"timeline rank {source.rank} is taken by {taken.name}")
+    _sources[(source.name, source.rank)] = source
+
+
+FRIEND_SOURCES = (
     Source(
         1,
         "follow_history",
@@ -61,104 +71,9 @@ SOURCES = (
         ).where(FriendActivity.friend_id == fid, FriendActivity.kind.not_in(_LINK_ACTIVITY)),
         lambda r: (r.kind, dict(r.data or {})),
     ),
-    Source(
-        3,
-        "clicks",
-        Click.clicked_at,
-        Click.id,
-        lambda fid: (
-            select(
-                Click.clicked_at.label("at"), Click.id, Click.link_id, Click.delivery_id, Link.url
-            )
-            .outerjoin(Link, Link.id == Click.link_id)
-            .where(Click.friend_id == fid)
-        ),
-        lambda r: ("click", {"link_id": r.link_id, "url": r.url, "delivery_id": r.delivery_id}),
-    ),
-    Source(
-        4,
-        "conversions",
-        Conversion.occurred_at,
-        Conversion.id,
-        lambda fid: select(
-            Conversion.occurred_at.label("at"),
-            Conversion.id,
-            Conversion.order_id,
-            Conversion.amount_jpy,
-            Conversion.attributed_delivery_id,
-        ).where(Conversion.friend_id == fid),
-        lambda r: (
-            "conversion",
-            {
-                "order_id": r.order_id,
-                "amount_jpy": r.amount_jpy,
-                "attributed_delivery_id": r.attributed_delivery_id,
-            },
-        ),
-    ),
-    Source(
-        5,
-        "custom_events",
-        CustomEvent.occurred_at,
-        CustomEvent.id,
-        lambda fid: select(
-            CustomEvent.occurred_at.label("at"),
-            CustomEvent.id,
-            CustomEvent.name,
-            CustomEvent.event_id,
-            CustomEvent.properties,
-        ).where(CustomEvent.friend_id == fid),
-        lambda r: (
-            "event",
-            {"name": r.name, "event_id": r.event_id, "properties": dict(r.properties or {})},
-        ),
-    ),
-    Source(
-        8,
-        "delivery_recipients",
-        DeliveryRecipient.sent_at,
-        DeliveryRecipient.delivery_id,  # unique per friend: (delivery, friend) is the key
-        lambda fid: (
-            select(
-                DeliveryRecipient.sent_at.label("at"),
-                DeliveryRecipient.delivery_id.label("id"),
-                DeliveryRecipient.arm,
-                Delivery.name,
-            )
-            .join(Delivery, Delivery.id == DeliveryRecipient.delivery_id)
-            .where(DeliveryRecipient.friend_id == fid, DeliveryRecipient.sent_at.is_not(None))
-        ),
-        lambda r: ("delivered", {"delivery_id": r.id, "name": r.name, "arm": r.arm}),
-    ),
-    # at one instant an unlink comes before a link (a member ID replaced): ranks 6 < 7
-    Source(
-        7,
-        "member_links",
-        MemberLink.linked_at,
-        MemberLink.id,
-        lambda fid: select(
-            MemberLink.linked_at.label("at"), MemberLink.id, MemberLink.member_id, MemberLink.method
-        ).where(MemberLink.friend_id == fid),
-        lambda r: ("member_linked", {"member_id": r.member_id, "method": r.method}),
-    ),
-    Source(
-        6,
-        "member_links",
-        MemberLink.unlinked_at,
-        MemberLink.id,
-        lambda fid: select(
-            MemberLink.unlinked_at.label("at"),
-            MemberLink.id,
-            MemberLink.member_id,
-            MemberLink.method,
-            MemberLink.unlinked_by,
-        ).where(MemberLink.friend_id == fid, MemberLink.unlinked_at.is_not(None)),
-        lambda r: (
-            "member_unlinked",
-            {"member_id": r.member_id, "method": r.method, "reason": r.unlinked_by},
-        ),
-    ),
 )
+for _source in FRIEND_SOURCES:
+    register_source(_source)
 
 
 def _decode(cursor: str | None) -> tuple[datetime, int, int] | None:
@@ -193,7 +108,7 @@ def timeline(
     """One page of the friend's timeline, newest first, and the next page's cursor."""
     position = _decode(cursor)
     entries: list[tuple[tuple[datetime, int, int], dict[str, Any]]] = []
-    for source in SOURCES:
+    for source in _sources.values():
         rows = session.execute(
             source.query(friend.id)
             .where(_before(source, position))

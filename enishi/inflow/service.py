@@ -10,6 +10,7 @@ import io
 import logging
 import re
 import secrets
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -131,6 +132,20 @@ def delete_route(session: Session, route: InflowRoute) -> None:
     session.execute(delete(RouteVisit).where(RouteVisit.route_id == route.id))
     session.delete(route)
     session.flush()
+
+
+def route_labels(
+    session: Session, *, account_id: int, ids: Collection[int] | None = None
+) -> dict[int, dict[str, Any]]:
+    """The account's routes (those of `ids`, or all) as a friend's detail names them."""
+    query = select(InflowRoute.id, InflowRoute.code, InflowRoute.name).where(
+        InflowRoute.account_id == account_id
+    )
+    if ids is not None:
+        query = query.where(InflowRoute.id.in_(ids))
+    return {
+        row.id: {"id": row.id, "code": row.code, "name": row.name} for row in session.execute(query)
+    }
 
 
 def route_counts(

@@ -23,7 +23,6 @@ from sqlalchemy import (
     and_,
     exists,
     false,
-    func,
     literal_column,
     not_,
     or_,
@@ -34,28 +33,20 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
 from enishi.db.base import utcnow
-from enishi.delivery.models import Delivery, DeliveryRecipient
 from enishi.friends.models import FOLLOWING, AttributeDef, Friend, FriendTag, Tag
-from enishi.inflow.models import InflowRoute
+from enishi.segments import conditions
 from enishi.segments import language as L
 from enishi.segments.attributes import attribute_clause
 from enishi.segments.clauses import (
     CHEAP,
     LOOKUP,
-    SCAN,
     Part,
-    compare,
-    count_between,
-    holds,
-    in_interval,
     join_parts,
     narrows,
     parts_cost,
-    since,
 )
 from enishi.segments.language import SAMPLE_PRIME, SegmentError, SegmentInvalid
 from enishi.segments.parser import parse_definition
-from enishi.tracking.models import Click, Conversion, ConversionItem, CustomEvent, Link
 
 DAY = timedelta(days=1)
 
@@ -115,7 +106,9 @@ class Compiler:
                 parts = self.node(node.item, f"{path}.not")
                 staged = self.probe or narrows(node.item)
                 return [(not_(join_parts(parts, staged)), parts_cost(parts))]
-            result = getattr(self, f"leaf_{node.key}")(node, f"{path}.{node.key}")
+            here = f"{path}.{node.key}"
+            own = getattr(self, f"leaf_{node.key}", None)
+            result = own(node, here) if own else conditions.compile_condition(self, node, here)
             return result if isinstance(result, list) else [result]
         finally:
             self.probe = outer
@@ -163,6 +156,10 @@ class Compiler:
                 self.error(f"{path}[{i}]", "unknown_tag", f"no tag named {name!r}")
         return [found[n] for n in names if n in found]
 
+    def owned_reference(self, what: str, object_id: int, path: str) -> bool:
+        """Like owned(), for a table of a domain above segments (registered by name)."""
+        return self.owned(conditions.reference(what), object_id, path, what)
+
     def owned(self, model, object_id: int, path: str, what: str) -> bool:
         owner = self.session.scalar(select(model.account_id).where(model.id == object_id))
         if owner != self.account_id:
@@ -205,30 +202,6 @@ class Compiler:
             parts.append(column < end if not isinstance(node.to, datetime) else column <= end)
         return and_(*parts), CHEAP
 
-    def leaf_inflow_route(self, node: L.InflowRoute, path: str):
-        column = Friend.inflow_route_id
-        if node.none:
-            return column.is_(None), CHEAP
-        if node.id is not None:
-            if not self.owned(InflowRoute, node.id, f"{path}.id", "inflow_route"):
-                return false(), CHEAP
-            ids = [node.id]
-        else:
-            codes = [node.code] if node.code is not None else list(node.codes or [])
-            found = dict(
-                self.session.execute(
-                    select(InflowRoute.code, InflowRoute.id).where(
-                        InflowRoute.account_id == self.account_id, InflowRoute.code.in_(codes)
-                    )
-                ).all()
-            )
-            for i, code in enumerate(codes):
-                if code not in found:
-                    where = f"{path}.code" if node.code is not None else f"{path}.codes[{i}]"
-                    self.error(where, "unknown_inflow_route", f"no inflow route with code {code!r}")
-            ids = list(found.values())
-        return and_(column.is_not(None), column.in_(ids)), CHEAP
-
     def leaf_member_linked(self, node: L.MemberLinked, path: str):
         column = Friend.member_id
         return (column.is_not(None) if node.linked else column.is_(None)), CHEAP
@@ -257,135 +230,6 @@ class Compiler:
         if node.none is not None:
             parts.append(not_(tagged(self.tag_ids(node.none, f"{path}.none"))))
         return and_(true(), *parts), LOOKUP
-
-    # --- clicks --------------------------------------------------------------------------
-    def _click_filters(self, node, path: str) -> list[ColumnElement[bool]] | None:
-        filters = []
-        if node.delivery_id is not None:
-            self.owned(Delivery, node.delivery_id, f"{path}.delivery_id", "delivery")
-            filters.append(Click.delivery_id == node.delivery_id)
-        if node.link_id is not None:
-            self.owned(Link, node.link_id, f"{path}.link_id", "link")
-            filters.append(Click.link_id == node.link_id)
-        return filters
-
-    def leaf_clicked(self, node: L.Clicked, path: str):
-        filters = self._click_filters(node, path)
-        days = node.within_days or node.not_within_days
-        cutoff = self.cutoff(days)
-        recent = since(Friend.last_click_at, cutoff)
-        if not filters:
-            return (recent if node.within_days else not_(recent)), CHEAP
-        # the rollup is a necessary condition: only recent clickers are looked up
-        rows = exists().where(Click.friend_id == Friend.id, Click.clicked_at >= cutoff, *filters)
-        if node.within_days:
-            return [(recent, CHEAP), (rows, SCAN)]
-        return not_(and_(recent, rows)), SCAN
-
-    def leaf_click_count(self, node: L.ClickCount, path: str):
-        filters = self._click_filters(node, path)
-        guard = []
-        if node.within_days is not None:
-            cutoff = self.cutoff(node.within_days)
-            filters.append(Click.clicked_at >= cutoff)
-            guard.append(since(Friend.last_click_at, cutoff))
-        if not filters:
-            return in_interval(Friend.click_count, node.interval()), CHEAP
-        return count_between(
-            Click, Click.friend_id, filters, node.interval(), Friend.click_count, guard
-        )
-
-    # --- purchases -----------------------------------------------------------------------
-    def leaf_purchased(self, node: L.Purchased, path: str):
-        clause = since(
-            Friend.last_purchase_at, self.cutoff(node.within_days or node.not_within_days)
-        )
-        return (clause if node.within_days else not_(clause)), CHEAP
-
-    def leaf_purchase_count(self, node: L.PurchaseCount, path: str):
-        if node.within_days is None:
-            return in_interval(Friend.purchase_count, node.interval()), CHEAP
-        cutoff = self.cutoff(node.within_days)
-        return count_between(
-            Conversion,
-            Conversion.friend_id,
-            [Conversion.occurred_at >= cutoff],
-            node.interval(),
-            Friend.purchase_count,
-            [since(Friend.last_purchase_at, cutoff)],
-        )
-
-    def leaf_revenue(self, node: L.Revenue, path: str):
-        interval = node.interval(integer=False)
-        strict = (node.gt, node.lt)
-        if node.within_days is None:
-            return compare(Friend.revenue_jpy, interval, strict), CHEAP
-        cutoff = self.cutoff(node.within_days)
-        total = (
-            select(func.sum(Conversion.amount_jpy))
-            .where(Conversion.friend_id == Friend.id, Conversion.occurred_at >= cutoff)
-            .scalar_subquery()
-        )
-        # amounts are ≥ 0: no purchase in the window (by the rollup) means a total of 0, and
-        # the window's total never exceeds the lifetime revenue
-        recent = since(Friend.last_purchase_at, cutoff)
-        lifetime = compare(Friend.revenue_jpy, (interval[0], float("inf")), strict)
-        summed = compare(func.coalesce(total, 0), interval, strict)
-        if holds(0, interval, strict):
-            return or_(not_(recent), and_(lifetime, summed)), SCAN
-        return [(recent, CHEAP), (lifetime, CHEAP), (summed, SCAN)]
-
-    def leaf_bought(self, node: L.Bought, path: str):
-        filters = [
-            Conversion.friend_id == Friend.id,
-            ConversionItem.conversion_id == Conversion.id,
-            ConversionItem.sku.in_(node.sku_list),
-        ]
-        guard = Friend.purchase_count >= 1
-        if node.within_days is not None:
-            cutoff = self.cutoff(node.within_days)
-            filters.append(Conversion.occurred_at >= cutoff)
-            guard = since(Friend.last_purchase_at, cutoff)
-        return [(guard, CHEAP), (exists().where(*filters), SCAN)]
-
-    # --- events and deliveries -----------------------------------------------------------
-    def leaf_event(self, node: L.Event, path: str):
-        cutoff = self.cutoff(node.within_days, node.within_hours)
-        filters = [CustomEvent.name == node.name, CustomEvent.occurred_at >= cutoff]
-        clause = join_parts(
-            count_between(
-                CustomEvent, CustomEvent.friend_id, filters, (node.min_count, float("inf")), None
-            ),
-            False,
-        )
-        if node.no_purchase_since:
-            # an event in the window with no purchase after it ⇔ none after the latest one
-            no_purchase = or_(
-                Friend.last_purchase_at.is_(None),
-                Friend.last_purchase_at <= CustomEvent.occurred_at,
-            )
-            since = exists().where(CustomEvent.friend_id == Friend.id, *filters, no_purchase)
-            clause = since if node.min_count == 1 else and_(clause, since)
-        return clause, SCAN
-
-    def leaf_delivery(self, node: L.DeliveryLeaf, path: str):
-        self.owned(Delivery, node.id, f"{path}.id", "delivery")
-        parts: list[Part] = []
-        if node.received is not None:
-            got = exists().where(
-                DeliveryRecipient.delivery_id == node.id,
-                DeliveryRecipient.friend_id == Friend.id,
-                DeliveryRecipient.status == "sent",
-            )
-            parts.append((got if node.received else not_(got), SCAN))
-        if node.clicked is not None:
-            clicker = Friend.click_count >= 1
-            hit = exists().where(Click.friend_id == Friend.id, Click.delivery_id == node.id)
-            if node.clicked:
-                parts += [(clicker, CHEAP), (hit, SCAN)]
-            else:
-                parts.append((not_(and_(clicker, hit)), SCAN))
-        return parts
 
     def leaf_sample(self, node: L.Sample, path: str):
         a, b, c, d, e = sample_keys(node.seed)

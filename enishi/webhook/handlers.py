@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from enishi.db.upsert import insert_ignore
 from enishi.deps import AppState
+from enishi.events.service import Event as DomainEvent
+from enishi.events.service import publish
 from enishi.friends.models import BLOCKED, FOLLOWING, UNKNOWN, FollowHistory, Friend
 from enishi.friends.service import get_friend, get_or_create_friend, record_activity
-from enishi.inflow.service import attribute_route
-from enishi.members.service import complete_account_link
 from enishi.webhook import postback as grammar
 
 
@@ -42,8 +42,6 @@ class Event(Protocol):
 class Context:
     session: Session
     state: AppState
-    # (account id, friend id, LINE user id) whose profile to fetch once the batch commits
-    profiles: list[tuple[int, int, str]] = field(default_factory=list)
     # the batch's friends, loaded in one query; and those created by this batch
     friends: dict[tuple[int, str], Friend] = field(default_factory=dict)
     created: set[int] = field(default_factory=set)
@@ -107,6 +105,29 @@ def _user_source(event: Event) -> str | None:
     return None
 
 
+def _publish(
+    ctx: Context, event: Event, name: str, friend: Friend | None, at: datetime, **data: Any
+) -> None:
+    """Announce what the event did (docs/events.md); the reply token rides along for the
+    subscribers that answer within its minute."""
+    token = event.payload.get("replyToken")
+    if isinstance(token, str):
+        data["reply_token"] = token
+    data["webhook_event_id"] = event.id
+    if friend is not None:
+        data["line_user_id"] = friend.line_user_id
+    publish(
+        ctx.session,
+        DomainEvent(
+            name,
+            at,
+            account_id=event.account_id,
+            friend_id=friend.id if friend is not None else None,
+            payload=data,
+        ),
+    )
+
+
 def _friend(ctx: Context, event: Event) -> Friend:
     assert event.line_user_id is not None
     key = (event.account_id, event.line_user_id)
@@ -151,8 +172,7 @@ def on_follow(ctx: Context, event: Event, at: datetime) -> str | None:
     friend.first_followed_at = _earlier(friend.first_followed_at, at)
     friend.last_followed_at = _later(friend.last_followed_at, at)
     ctx.session.add(FollowHistory(friend_id=friend.id, kind=kind, at=at))
-    attribute_route(ctx.session, friend, at)
-    ctx.profiles.append((friend.account_id, friend.id, friend.line_user_id))
+    _publish(ctx, event, "friend.followed", friend, at, kind=kind)
     return None
 
 
@@ -163,6 +183,7 @@ def on_unfollow(ctx: Context, event: Event, at: datetime) -> str | None:
         friend.status = BLOCKED
         friend.blocked_at = _later(friend.blocked_at, at)
     ctx.session.add(FollowHistory(friend_id=friend.id, kind="block", at=at))
+    _publish(ctx, event, "friend.unfollowed", friend, at)
     return None
 
 
@@ -197,8 +218,10 @@ def on_message(ctx: Context, event: Event, at: datetime) -> str | None:
     if not isinstance(message, dict):
         return "message event without a message object"
     friend = _friend(ctx, event)
-    record_activity(ctx.session, friend, "message", at, message_data(message))
+    data = message_data(message)
+    record_activity(ctx.session, friend, "message", at, data)
     friend.last_message_at = _later(friend.last_message_at, at)
+    _publish(ctx, event, "friend.message", friend, at, message=data)
     return None
 
 
@@ -222,6 +245,7 @@ def on_postback(ctx: Context, event: Event, at: datetime) -> str | None:
             **activity.data,
             "enishi": {"applied": applied, "problems": problems + refused},
         }
+    _publish(ctx, event, "friend.postback", friend, at, data=data, params=params)
     return None
 
 
@@ -236,7 +260,7 @@ def on_beacon(ctx: Context, event: Event, at: datetime) -> str | None:
 
 
 def on_account_link(ctx: Context, event: Event, at: datetime) -> str | None:
-    """LINE sends `failed` without a source: the members service finds the user by nonce."""
+    """LINE sends `failed` without a source: members (subscribed) find the user by nonce."""
     link = event.payload.get("link")
     if not isinstance(link, dict) or not isinstance(link.get("nonce"), str):
         return "accountLink event without link.nonce"
@@ -244,7 +268,7 @@ def on_account_link(ctx: Context, event: Event, at: datetime) -> str | None:
     friend = _friend(ctx, event) if _user_source(event) is None else None
     if friend is None and result == "ok":
         return "accountLink ok without a user source"
-    complete_account_link(ctx.session, friend, link["nonce"], result, at)
+    _publish(ctx, event, "line.account_link", friend, at, nonce=link["nonce"], result=result)
     return None
 
 

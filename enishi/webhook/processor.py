@@ -9,7 +9,8 @@ the same friend is outside this batch (locked by another worker, or waiting for 
 A batch is first handled in one go, its writes flushed together and its marks written in
 one statement, so a batch costs a few round trips rather than several per event. If any
 event fails, the whole batch is rolled back and handled again carefully, each event in a
-savepoint, so one bad event is marked failed alone. Profiles of new followers are fetched
+savepoint, so one bad event is marked failed alone. Handlers publish domain events; the
+profiles of new followers are fetched by an immediate subscriber (subscribers.py) right
 after the commit, so no transaction stays open across calls to LINE.
 """
 
@@ -84,8 +85,7 @@ def process_pending_events(state: AppState) -> int:
             session.commit()
     if handled and not is_postgres(state.engine):
         _yield_write_lock(time.monotonic() - started)
-    fetched = fetch_profiles(state, ctx.profiles)
-    return handled + fetched + sweep_missing_profiles(state)
+    return handled + sweep_missing_profiles(state)
 
 
 def _yield_write_lock(held: float) -> None:
@@ -188,13 +188,11 @@ def _handle_fast(ctx: Context, event: Event) -> dict[str, Any]:
 def _handle_careful(ctx: Context, event: Event) -> dict[str, Any]:
     """Handle one event in a savepoint; a failure is marked for a retry or for good."""
     session = ctx.session
-    profiles_before = len(ctx.profiles)
     try:
         with session.begin_nested():
             skipped = handle(ctx, event)
             session.flush()
     except Exception as error:
-        del ctx.profiles[profiles_before:]
         ctx.forget()
         return _failed(event, error)
     return _outcome(event, skipped)

@@ -20,15 +20,17 @@ def lanes() -> dict[str, list[Poller]]:
     from enishi.delivery.outbound import register_producer
     from enishi.delivery.planner import plan_deliveries
     from enishi.delivery.progress import record_outcomes
+    from enishi.events.poller import deliver_events
+    from enishi.events.retention import prune_delivered_events
     from enishi.sending.dispatcher import dispatch_requests
     from enishi.webhook.processor import process_pending_events
     from enishi.webhook.retention import prune_processed_events
 
     register_producer()  # before the dispatcher runs: a source without one is never sent
     return {
-        EVENTS: [process_pending_events],  # friend state and replies: never wait
+        EVENTS: [process_pending_events, deliver_events],  # friend state, reactions, replies
         SENDING: [dispatch_requests, record_outcomes],  # to LINE at its limits
-        SCHEDULED: [prune_processed_events],  # periodic housekeeping
+        SCHEDULED: [prune_processed_events, prune_delivered_events],  # housekeeping
         HEAVY: [plan_deliveries],  # large set-based writes
     }
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from enishi.friends.models import AttributeDef, FollowHistory, Friend, FriendActivity
 from enishi.friends.service import friend_attributes, friend_tags
+from enishi.members import subscribers as member_subscribers
 from enishi.webhook import handlers, processor
 from enishi.webhook.models import WebhookEvent
 from tests.webhook.events import (
@@ -244,7 +245,7 @@ def test_other_postbacks_are_recorded_as_they_came(client, state, api_account, w
 def test_account_link_calls_the_members_service(client, state, api_account, worker, monkeypatch):
     calls = []
     monkeypatch.setattr(
-        handlers,
+        member_subscribers,
         "complete_account_link",
         lambda session, friend, nonce, result, at: calls.append(
             (friend.line_user_id if friend else None, nonce, result, at)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 00:27:53.800273
+Create Date: 2026-12-08 00:49:38.557875
 """
 
 from alembic import op
@@ -51,6 +51,25 @@ def upgrade() -> None:
     with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
         batch_op.create_index('ix_delivery_recipients_friend', ['friend_id', 'sent_at'], unique=False)
 
+    op.create_table('domain_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=True),
+    sa.Column('friend_id', sa.Integer(), nullable=True),
+    sa.Column('payload', enishi.db.base.Json(), nullable=False),
+    sa.Column('occurred_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('processed_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_domain_events'))
+    )
+    with op.batch_alter_table('domain_events', schema=None) as batch_op:
+        batch_op.create_index('ix_domain_events_pending', ['next_attempt_at', 'id'], unique=False, postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
+        batch_op.create_index('ix_domain_events_processed', ['status', 'processed_at'], unique=False)
+
     op.create_table('login_failures',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -74,6 +93,36 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_operators')),
     sa.UniqueConstraint('email', name=op.f('uq_operators_email'))
     )
+    op.create_table('outbound_requests',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger(), nullable=False),
+    sa.Column('kind', sa.String(length=24), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('source_id', sa.BigInteger(), nullable=True),
+    sa.Column('retry_key', sa.String(length=36), nullable=True),
+    sa.Column('payload', enishi.db.base.Json(), nullable=False),
+    sa.Column('recipient_count', sa.Integer(), nullable=False),
+    sa.Column('friend_lo', sa.BigInteger(), nullable=True),
+    sa.Column('friend_hi', sa.BigInteger(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('due_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=64), nullable=True),
+    sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_attempt_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('line_request_id', sa.String(length=64), nullable=True),
+    sa.Column('sent_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.Column('recorded', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbound_requests')),
+    sa.UniqueConstraint('retry_key', name=op.f('uq_outbound_requests_retry_key'))
+    )
+    with op.batch_alter_table('outbound_requests', schema=None) as batch_op:
+        batch_op.create_index('ix_outbound_requests_claim', ['account_id', 'kind', 'status', 'due_at'], unique=False)
+        batch_op.create_index('ix_outbound_requests_open', ['status', 'source', 'account_id'], unique=False)
+        batch_op.create_index('ix_outbound_requests_source', ['source', 'source_id', 'recorded'], unique=False)
+
     op.create_table('api_keys',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -143,6 +192,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_deliveries_account_status', ['account_id', 'status'], unique=False)
         batch_op.create_index('ix_deliveries_status_send_at', ['status', 'send_at'], unique=False)
 
+    op.create_table('domain_event_deliveries',
+    sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('subscriber', sa.String(length=100), nullable=False),
+    sa.Column('delivered_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['event_id'], ['domain_events.id'], name=op.f('fk_domain_event_deliveries_event_id_domain_events'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('event_id', 'subscriber', name=op.f('pk_domain_event_deliveries'))
+    )
     op.create_table('inflow_routes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -225,6 +281,13 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_segments_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_segments')),
     sa.UniqueConstraint('account_id', 'name', name=op.f('uq_segments_account_id_name'))
+    )
+    op.create_table('sending_channel_leases',
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('holder', sa.String(length=64), nullable=False),
+    sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_sending_channel_leases_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_sending_channel_leases'))
     )
     op.create_table('tags',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -475,55 +538,11 @@ def upgrade() -> None:
     with op.batch_alter_table('conversion_items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_conversion_items_conversion_id'), ['conversion_id'], unique=False)
 
-    op.create_table('outbound_requests',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('account_id', sa.BigInteger(), nullable=False),
-    sa.Column('kind', sa.String(length=24), nullable=False),
-    sa.Column('source', sa.String(length=16), nullable=False),
-    sa.Column('source_id', sa.BigInteger(), nullable=True),
-    sa.Column('retry_key', sa.String(length=36), nullable=True),
-    sa.Column('payload', enishi.db.base.Json(), nullable=False),
-    sa.Column('recipient_count', sa.Integer(), nullable=False),
-    sa.Column('friend_lo', sa.BigInteger(), nullable=True),
-    sa.Column('friend_hi', sa.BigInteger(), nullable=True),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('due_at', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('claimed_by', sa.String(length=64), nullable=True),
-    sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('first_attempt_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('line_request_id', sa.String(length=64), nullable=True),
-    sa.Column('sent_at', enishi.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('error', sa.String(length=500), nullable=True),
-    sa.Column('recorded', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbound_requests')),
-    sa.UniqueConstraint('retry_key', name=op.f('uq_outbound_requests_retry_key'))
-    )
-    with op.batch_alter_table('outbound_requests', schema=None) as batch_op:
-        batch_op.create_index('ix_outbound_requests_claim', ['account_id', 'kind', 'status', 'due_at'], unique=False)
-        batch_op.create_index('ix_outbound_requests_open', ['status', 'source', 'account_id'], unique=False)
-        batch_op.create_index('ix_outbound_requests_source', ['source', 'source_id', 'recorded'], unique=False)
-
-    op.create_table('sending_channel_leases',
-    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('holder', sa.String(length=64), nullable=False),
-    sa.Column('lease_until', enishi.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_sending_channel_leases_account_id_accounts'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_sending_channel_leases'))
-    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    op.drop_table('sending_channel_leases')
-    with op.batch_alter_table('outbound_requests', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbound_requests_source')
-        batch_op.drop_index('ix_outbound_requests_open')
-        batch_op.drop_index('ix_outbound_requests_claim')
-
-    op.drop_table('outbound_requests')
     with op.batch_alter_table('conversion_items', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_conversion_items_conversion_id'))
 
@@ -592,6 +611,7 @@ def downgrade() -> None:
 
     op.drop_table('webhook_events')
     op.drop_table('tags')
+    op.drop_table('sending_channel_leases')
     op.drop_table('segments')
     with op.batch_alter_table('operator_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_operator_sessions_operator_id'))
@@ -610,6 +630,7 @@ def downgrade() -> None:
         batch_op.drop_index('ux_inflow_routes_code')
 
     op.drop_table('inflow_routes')
+    op.drop_table('domain_event_deliveries')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_status_send_at')
         batch_op.drop_index('ix_deliveries_account_status')
@@ -620,12 +641,23 @@ def downgrade() -> None:
         batch_op.drop_index('ix_api_keys_prefix')
 
     op.drop_table('api_keys')
+    with op.batch_alter_table('outbound_requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbound_requests_source')
+        batch_op.drop_index('ix_outbound_requests_open')
+        batch_op.drop_index('ix_outbound_requests_claim')
+
+    op.drop_table('outbound_requests')
     op.drop_table('operators')
     with op.batch_alter_table('login_failures', schema=None) as batch_op:
         batch_op.drop_index('ix_login_failures_ip_at')
         batch_op.drop_index('ix_login_failures_email_at')
 
     op.drop_table('login_failures')
+    with op.batch_alter_table('domain_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_domain_events_processed')
+        batch_op.drop_index('ix_domain_events_pending', postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
+
+    op.drop_table('domain_events')
     with op.batch_alter_table('delivery_recipients', schema=None) as batch_op:
         batch_op.drop_index('ix_delivery_recipients_friend')
 
