@@ -25,7 +25,7 @@ def test_every_poller_runs_in_exactly_one_lane():
     names = [poller.__name__ for poller in pollers()]
     assert len(names) == len(set(names))
     assert sorted(names) == sorted(p.__name__ for lane in by_lane.values() for p in lane)
-    assert [p.__name__ for p in by_lane[EVENTS]] == ["process_pending_events"]
+    assert [p.__name__ for p in by_lane[EVENTS]] == ["process_pending_events", "deliver_events"]
     assert "plan_deliveries" in [p.__name__ for p in by_lane[HEAVY]]
 
 
