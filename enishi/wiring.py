@@ -1,6 +1,7 @@
 """The one place where domains are connected: what each domain adds to the registries of
 the rooms below it — friend-timeline sources and rollups, the friend's references (inflow
-route, member links), segment conditions, domain-event subscribers — is registered here,
+route, member links), segment conditions, domain-event subscribers, the producers whose
+requests the sender sends — is registered here,
 so those rooms (friends, segments, events) import no domain above them. Called when app
 state is built; calling it again changes nothing."""
 
@@ -12,6 +13,7 @@ import functools
 @functools.cache
 def wire() -> None:
     from enishi.delivery import segment_conditions as delivery_conditions
+    from enishi.delivery.outbound import register_producer
     from enishi.delivery import timeline as delivery_timeline
     from enishi.events.registry import subscribe
     from enishi.friends import references
@@ -43,3 +45,4 @@ def wire() -> None:
     for module in (inflow_subscribers, member_subscribers, webhook_subscribers):
         for subscriber in module.SUBSCRIBERS:
             subscribe(subscriber)
+    register_producer()  # a source without a producer is never sent

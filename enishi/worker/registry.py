@@ -17,7 +17,6 @@ LANE_NAMES = (EVENTS, SENDING, SCHEDULED, HEAVY)
 
 def lanes() -> dict[str, list[Poller]]:
     """Lane name -> its pollers, in the order the lane runs them."""
-    from enishi.delivery.outbound import register_producer
     from enishi.delivery.planner import plan_deliveries
     from enishi.delivery.progress import record_outcomes
     from enishi.events.poller import deliver_events
@@ -26,7 +25,6 @@ def lanes() -> dict[str, list[Poller]]:
     from enishi.webhook.processor import process_pending_events
     from enishi.webhook.retention import prune_processed_events
 
-    register_producer()  # before the dispatcher runs: a source without one is never sent
     return {
         EVENTS: [process_pending_events, deliver_events],  # friend state, reactions, replies
         SENDING: [dispatch_requests, record_outcomes],  # to LINE at its limits
