@@ -13,8 +13,8 @@ import functools
 @functools.cache
 def wire() -> None:
     from enishi.delivery import segment_conditions as delivery_conditions
-    from enishi.delivery.outbound import register_producer
     from enishi.delivery import timeline as delivery_timeline
+    from enishi.delivery.outbound import register_producer
     from enishi.events.registry import subscribe
     from enishi.friends import references
     from enishi.friends.rollups import register_rollup

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from enishi.db.upsert import insert_ignore
 from enishi.delivery.models import Delivery, DeliveryListMember
-from enishi.delivery.validation import Problem, Problems
 from enishi.friends.models import FOLLOWING, Friend
 from enishi.kit.errors import ApiError
+from enishi.messages.validation import Problem, Problems
 from enishi.segments.compiler import audience_clause
 from enishi.segments.models import Segment
 

@@ -31,7 +31,6 @@ from enishi.delivery import quota
 from enishi.delivery.assignment import Assigner
 from enishi.delivery.audience import audience_count, audience_select
 from enishi.delivery.bulk import bulk_insert_recipients, fetch_tuples
-from enishi.delivery.compose import ArmTemplate, FriendContext
 from enishi.delivery.models import (
     CANCELLED,
     FAILED,
@@ -48,6 +47,7 @@ from enishi.deps import AppState
 from enishi.friends.models import AttributeDef, Friend, FriendAttribute
 from enishi.kit.errors import ApiError
 from enishi.line.gateway import LineGateway
+from enishi.messages.personalize import FriendContext, MessageTemplate
 from enishi.sending.models import DELIVERY
 from enishi.sending.runtime import holder_id
 from enishi.sending.service import enqueue_many
@@ -189,7 +189,7 @@ def _sizing(
     out["expected_sends"] = sends
     requests = 0
     for arm in delivery.arms:  # an estimate (links are found when planning): for spreading
-        template = ArmTemplate(arm["messages"])
+        template = MessageTemplate(arm["messages"])
         links = (
             delivery.track_links == "friend" and "http" in orjson.dumps(arm["messages"]).decode()
         )
@@ -214,7 +214,7 @@ def assigner_for(delivery: Delivery) -> Assigner:
 @dataclass
 class _Arm:
     name: str
-    template: ArmTemplate
+    template: MessageTemplate
     shared_messages: list[dict] | None  # set when every friend gets the same payload
     per_friend_links: bool | None  # personalized arms: rewrite links (per friend or not)
 
@@ -222,7 +222,7 @@ class _Arm:
 def _arms(session: Session, delivery: Delivery, settings) -> dict[str, _Arm]:
     out = {}
     for arm in delivery.arms:
-        template = ArmTemplate(arm["messages"])
+        template = MessageTemplate(arm["messages"])
         sample = template.sample() if template.personalized else template.render(FriendContext())
         tracked = sample
         if delivery.track_links != "off":

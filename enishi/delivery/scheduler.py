@@ -24,9 +24,9 @@ from enishi.delivery.models import (
     Delivery,
 )
 from enishi.delivery.outbound import requests_of
-from enishi.delivery.validation import Problem, Problems
 from enishi.kit.errors import ApiError
 from enishi.line.gateway import LineGateway
+from enishi.messages.validation import Problem, Problems
 from enishi.sending.models import PENDING, OutboundRequest
 
 SPREAD_MAX = timedelta(days=7)

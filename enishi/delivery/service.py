@@ -25,9 +25,9 @@ from enishi.delivery.outbound import requests_of
 from enishi.delivery.progress import counts
 from enishi.delivery.scheduler import check_timing, problems_error
 from enishi.delivery.schemas import DeliveryCreate, DeliveryOut, Progress, RecipientOut
-from enishi.delivery.validation import Problem, Problems
 from enishi.friends.models import Friend
 from enishi.kit.errors import ApiError, not_found
+from enishi.messages.validation import Problem, Problems
 from enishi.sending.models import TERMINAL, OutboundRequest
 
 RECIPIENT_STATUSES = (QUEUED, SENT, "failed", CANCELLED, "held_out", "skipped")

@@ -2,7 +2,7 @@
 
 These checks give marketers a clear error that names the field (`messages[1].template.
 actions[0].label`) before a delivery is scheduled; LINE's own validate endpoint is asked
-too (compose.validate_with_line), so what is not covered here is still caught before the
+too (messages/line_check.py), so what is not covered here is still caught before the
 first send. Limits: ../shared/LINE_PLATFORM.md §2 (Messaging API reference).
 """
 

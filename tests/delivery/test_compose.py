@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from enishi.delivery.compose import ArmTemplate, FriendContext, normalize_arms, variables_in
-from enishi.delivery.validation import validate_messages
+from enishi.delivery.compose import normalize_arms
+from enishi.messages.personalize import FriendContext, MessageTemplate, variables_in
+from enishi.messages.validation import validate_messages
 
 TEXT = {"type": "text", "text": "hello"}
 
@@ -214,7 +215,7 @@ def test_valid_messages_pass():
 
 
 def test_variables_render_per_friend_with_defaults():
-    template = ArmTemplate(
+    template = MessageTemplate(
         [
             {"type": "text", "text": "{{display_name|お客様}}さん、会員番号 {{member_id}}"},
             {"type": "text", "text": "{{ attr.city | 東京 }} / {{attr.points}}pt"},
@@ -234,7 +235,7 @@ def test_variables_render_per_friend_with_defaults():
 
 
 def test_values_are_escaped_and_urls_encoded():
-    template = ArmTemplate(
+    template = MessageTemplate(
         [
             {
                 "type": "template",
@@ -267,7 +268,7 @@ def test_unknown_variables_are_problems():
 
 
 def test_unpersonalized_arm_renders_as_is():
-    template = ArmTemplate([TEXT])
+    template = MessageTemplate([TEXT])
     assert not template.personalized
     assert template.render(FriendContext("x")) == [TEXT]
 

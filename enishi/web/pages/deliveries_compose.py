@@ -15,13 +15,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from enishi.delivery import scheduler, service
-from enishi.delivery.compose import SAMPLE, check_arms
+from enishi.delivery.compose import check_arms
 from enishi.delivery.models import DRAFT, Delivery
 from enishi.delivery.schemas import DeliveryCreate
-from enishi.delivery.validation import MESSAGES_MAX, Problem
 from enishi.deps import AppState, app_state, db_session
 from enishi.friends.models import AttributeDef
 from enishi.kit.errors import ApiError
+from enishi.messages.personalize import SAMPLE
+from enishi.messages.validation import MESSAGES_MAX, Problem
 from enishi.operators.roles import Role
 from enishi.segments.models import Segment
 from enishi.web.context import AccountPage, account_page

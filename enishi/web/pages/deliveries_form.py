@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from enishi.delivery.models import Delivery
-from enishi.delivery.validation import MESSAGES_MAX, Problems
+from enishi.messages.validation import MESSAGES_MAX, Problems
 from enishi.web.i18n import N_
 from enishi.web.pages.deliveries_problems import describe
 

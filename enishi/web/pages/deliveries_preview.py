@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from enishi.delivery.compose import SAMPLE
+from enishi.messages.personalize import SAMPLE
 from enishi.web.context import AccountPage
 from enishi.web.i18n import N_
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from enishi.delivery.validation import Problem
+from enishi.messages.validation import Problem
 from enishi.web.i18n import N_
 from enishi.web.problems import word
 
@@ -16,7 +16,7 @@ FALLBACK = N_("入力内容が正しくありません。")
 LINE_DETAIL = {"line_refused": "line", "line_sdk_refused": "detail", "line_unreachable": "detail"}
 
 PROBLEM_TEXT = {
-    # LINE's limits on message objects (enishi.delivery.validation)
+    # LINE's limits on message objects (enishi.messages.validation)
     "not_list": N_("メッセージを1〜5件入力してください。"),
     "messages_count": N_("メッセージは{max}件までです（現在{count}件）。"),
     "not_object": N_("形式が正しくありません。JSONのオブジェクトにしてください。"),
