@@ -7,14 +7,10 @@ that always lies before the end, however late a loaded machine lets the test loo
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -22,53 +18,12 @@ from sqlalchemy import func, select
 from enishi.delivery.models import QUEUED, SENT, Delivery
 from enishi.delivery.progress import counts
 from enishi.sending.models import PENDING, SENDING, ChannelLease, OutboundRequest
+from tests.support.workers import kill, sender, start_worker, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-ENISHI = str(Path(sys.executable).with_name("enishi"))
 SCALE = 0.05  # push 100/s, multicast 10/s
 PUSH_RATE, MULTICAST_RATE = 2000 * SCALE, 200 * SCALE
 LEASE_SECONDS = 6.0  # claims: a takeover gives them back at once; otherwise after this
 KILL_AT = (0.20, 0.45, 0.70)  # shares of the recipients sent when the sender is killed
-
-
-def start_worker(env, log: Path, *, wait: bool = True) -> subprocess.Popen:
-    """`enishi worker` in its own process; its log goes to a file (a pipe nobody reads
-    would block it once full)."""
-    settings = env.state.settings
-    variables = {
-        **os.environ,
-        "ENISHI_DATABASE_URL": settings.database_url,
-        "ENISHI_SECRET_KEY": settings.secret_key,
-        "ENISHI_PUBLIC_BASE_URL": settings.public_base_url,
-        "ENISHI_LINE_API_BASE": settings.line_api_base,
-        "ENISHI_LINE_DATA_API_BASE": settings.line_data_api_base,
-        "ENISHI_SQLITE_SYNCHRONOUS": "NORMAL",
-        "ENISHI_DELIVERY_RATE_LIMIT_SCALE": str(SCALE),
-        "ENISHI_DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS),
-        "ENISHI_DELIVERY_REQUEST_TIMEOUT": "1",
-    }
-    with log.open("ab") as stderr:
-        process = subprocess.Popen(
-            [ENISHI, "worker"], env=variables, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr
-        )
-    if wait:
-        assert process.stdout is not None
-        process.stdout.readline()  # "worker running"
-    return process
-
-
-def kill(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
-
-
-def sender(env, processes: list[subprocess.Popen]) -> subprocess.Popen | None:
-    """The live worker holding the channel's send lease (holder = host:pid:random), if
-    one does."""
-    with env.state.sessions() as session:
-        holder = session.scalar(select(ChannelLease.holder))
-    pid = int(holder.split(":")[1]) if holder else None
-    return next((p for p in processes if p.pid == pid and p.poll() is None), None)
 
 
 def delivery_state(env, delivery_id: int) -> str:
@@ -99,18 +54,6 @@ def delivery_state(env, delivery_id: int) -> str:
         f"delivery {delivery.status} {progress}, last sent_at {last_sent}, "
         f"unsent requests (first 10) {open_rows}"
     )
-
-
-def wait_for(predicate, timeout: float, log: Path, state=None):
-    """Until `predicate()` gives something, which is returned; a stall raises with
-    `state()` (what the test sees) and the workers' log."""
-    deadline = time.monotonic() + timeout
-    while not (found := predicate()):
-        if time.monotonic() > deadline:
-            seen = state() if state is not None else ""
-            raise TimeoutError(f"{seen}\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.02)
-    return found
 
 
 def machine_pace(start: tuple[float, int], end: tuple[float, int]) -> float:
@@ -176,7 +119,9 @@ def test_sigkill_mid_delivery_still_exactly_once(start_env, workers, tmp_path):
     env.faults({"*": {"drop_rate": 0.05}})  # and LINE loses some answers
     # every worker runs before the delivery starts: a worker still booting while another
     # sends would let the first kill come late
-    processes = [start_worker(env, log) for _ in range(workers)]
+    processes = [
+        start_worker(env, log, scale=SCALE, lease_seconds=LEASE_SECONDS) for _ in range(workers)
+    ]
     took_over: dict[int, tuple[float, int]] = {}  # kill number -> (time, sent) at the takeover
     scheduled = env.call("POST", f"/deliveries/{delivery['id']}/schedule")
     assert scheduled.status_code == 200, scheduled.text
@@ -208,7 +153,9 @@ def test_sigkill_mid_delivery_still_exactly_once(start_env, workers, tmp_path):
             pace = machine_pace(took_over[kill_number], (killed_at, recipients[SENT]))
             # the kill came while the delivery was still sending
             assert status == "sending" and recipients[QUEUED] > 0, seen()
-            processes[processes.index(victim)] = replacement = start_worker(env, log, wait=False)
+            processes[processes.index(victim)] = replacement = start_worker(
+                env, log, scale=SCALE, lease_seconds=LEASE_SECONDS, wait=False
+            )
         if workers == 1:  # nothing can send before the replacement runs
             assert replacement.stdout is not None
             replacement.stdout.readline()

@@ -6,56 +6,21 @@ outbox: a point that always lies before the end."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
 from collections import Counter
-from pathlib import Path
 
 from sqlalchemy import func, select
 
-from enishi.sending.models import SENT, SYSTEM, ChannelLease, OutboundRequest
+from enishi.sending.models import SENT, SYSTEM, OutboundRequest
 from enishi.sending.service import enqueue
 from tests.emulator.test_richmenu import new_menu
+from tests.support.workers import kill, sender, start_worker, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-ENISHI = str(Path(sys.executable).with_name("enishi"))
 SCALE = 0.05  # push 100/s, rich-menu bulk link 100/s
-LEASE_SECONDS = 3.0  # a dead worker's claimed requests are given back after this
+LEASE_SECONDS = 6.0  # claims: a takeover gives them back at once; otherwise after this
 KILL_AT = (0.2, 0.45, 0.7)  # shares of the requests sent
 USERS = 300
 BULK_SIZE = 25  # users per bulk link request: 12 of them
-
-
-def start_worker(env, log: Path, *, wait: bool = True) -> subprocess.Popen:
-    settings = env.state.settings
-    variables = {
-        **os.environ,
-        "ENISHI_DATABASE_URL": settings.database_url,
-        "ENISHI_SECRET_KEY": settings.secret_key,
-        "ENISHI_PUBLIC_BASE_URL": settings.public_base_url,
-        "ENISHI_LINE_API_BASE": settings.line_api_base,
-        "ENISHI_LINE_DATA_API_BASE": settings.line_data_api_base,
-        "ENISHI_SQLITE_SYNCHRONOUS": "NORMAL",
-        "ENISHI_DELIVERY_RATE_LIMIT_SCALE": str(SCALE),
-        "ENISHI_DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS),
-        "ENISHI_DELIVERY_REQUEST_TIMEOUT": "1",
-    }
-    with log.open("ab") as stderr:
-        process = subprocess.Popen(
-            [ENISHI, "worker"], env=variables, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr
-        )
-    if wait:
-        assert process.stdout is not None
-        process.stdout.readline()  # "worker running"
-    return process
-
-
-def kill(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
 
 
 def outbox(env) -> dict[str, int]:
@@ -68,30 +33,13 @@ def outbox(env) -> dict[str, int]:
         )
 
 
-def sender(env, processes: list[subprocess.Popen]) -> subprocess.Popen | None:
-    """The live worker holding the channel's send lease (holder = host:pid:random)."""
-    with env.state.sessions() as session:
-        holder = session.scalar(select(ChannelLease.holder))
-    pid = int(holder.split(":")[1]) if holder else None
-    return next((p for p in processes if p.pid == pid and p.poll() is None), None)
-
-
-def wait_for(predicate, timeout: float, log: Path, state):
-    deadline = time.monotonic() + timeout
-    while not (found := predicate()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{state()}\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.02)
-    return found
-
-
 def test_sigkill_while_sending_system_pushes_and_bulk_links(start_sending, tmp_path):
     log = tmp_path / "workers.log"
     env = start_sending(friends=USERS, rate_limit_scale=SCALE)
     users = env.following()
     menu = new_menu(env.emulator)
     env.control("PUT", "/faults", json={"*": {"drop_rate": 0.05}})
-    processes = [start_worker(env, log)]
+    processes = [start_worker(env, log, scale=SCALE, lease_seconds=LEASE_SECONDS)]
     with env.state.sessions.begin() as session:  # one producer's transaction
         for user in users:
             payload = {"to": user, "messages": [{"type": "text", "text": "お知らせ"}]}
@@ -123,7 +71,9 @@ def test_sigkill_while_sending_system_pushes_and_bulk_links(start_sending, tmp_p
             before = outbox(env)
             kill(victim)
             assert before.get(SENT, 0) < total, seen()  # killed mid-way
-            processes[processes.index(victim)] = start_worker(env, log, wait=False)
+            processes[processes.index(victim)] = start_worker(
+                env, log, scale=SCALE, lease_seconds=LEASE_SECONDS, wait=False
+            )
         wait_for(lambda: outbox(env) == {SENT: total}, 180, log, seen)
     finally:
         for process in processes:
