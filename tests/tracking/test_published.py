@@ -5,11 +5,18 @@ tracking.click once per click of a known friend, in the click batch's transactio
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 
+from enishi.events.poller import deliver_events
+from enishi.events.registry import Subscriber, subscribe, unsubscribe
+from enishi.tracking.clicks import store_clicks
 from enishi.tracking.events import record_events
+from enishi.tracking.models import Click
 from enishi.tracking.schemas import EventIn
+from enishi.tracking.tokens import tracked_url
 from tests.events.support import published
 from tests.tracking.conftest import USER_A, USER_B
 
@@ -88,3 +95,63 @@ def test_a_rolled_back_custom_event_publishes_nothing(client, state, api_account
         record_events(session, api_account.id, [_event("E-9")])
         raise RuntimeError("the request failed after storing")
     assert published(state, "tracking.custom_event") == []
+
+
+def test_each_click_of_a_friend_publishes_once_unknown_visitors_none(
+    client, state, settings, make_friend, make_link
+):
+    friend_id = make_friend(USER_A)
+    link_id = make_link(delivery_id=7)
+    for target in (friend_id, friend_id, None):
+        path = urlsplit(tracked_url(settings, link_id, target)).path
+        assert client.get(path, follow_redirects=False).status_code == 302
+    with state.sessions() as session:
+        click_ids = list(session.scalars(select(Click.id).order_by(Click.id)))
+        click_times = list(session.scalars(select(Click.clicked_at).order_by(Click.id)))
+    events = published(state, "tracking.click")
+    assert [(e.friend_id, e.account_id, e.occurred_at) for e in events] == [
+        (friend_id, 1, click_times[0]),
+        (friend_id, 1, click_times[1]),
+    ]
+    assert [e.payload for e in events] == [
+        {"click_id": click_id, "link_id": link_id, "delivery_id": 7} for click_id in click_ids[:2]
+    ]
+
+
+def test_a_batch_of_clicks_publishes_with_it_or_not_at_all(state, make_friend, make_link):
+    friend_id = make_friend(USER_A)
+    link_id = make_link()
+    rows = [
+        {"l": link_id, "f": f, "a": 1, "t": datetime.now(UTC), "ua": None}
+        for f in (friend_id, None, friend_id, 10_000)  # no friend; a friend that does not exist
+    ]
+    with pytest.raises(RuntimeError), state.engine.begin() as conn:
+        store_clicks(conn, rows)
+        raise RuntimeError("the group transaction failed")
+    assert published(state, "tracking.click") == []
+    with state.engine.begin() as conn:
+        store_clicks(conn, rows)
+    events = published(state, "tracking.click")
+    assert [e.friend_id for e in events] == [friend_id, friend_id]
+    assert all(e.status == "done" for e in events)  # nobody listens yet
+
+
+def test_click_events_reach_queued_subscribers(state, make_friend, make_link):
+    """Rows written by SQL are pending when someone listens, and the poller delivers them."""
+    friend_id = make_friend(USER_A)
+    link_id = make_link()
+    seen: list[int] = []
+    subscriber = Subscriber(
+        "test.clicks", ("tracking.click",), lambda session, e: seen.append(e.friend_id)
+    )
+    subscribe(subscriber)
+    try:
+        with state.engine.begin() as conn:
+            store_clicks(
+                conn, [{"l": link_id, "f": friend_id, "a": 1, "t": datetime.now(UTC), "ua": None}]
+            )
+        assert deliver_events(state) == 1
+    finally:
+        unsubscribe(subscriber.name)
+    assert seen == [friend_id]
+    assert published(state, "tracking.click")[0].status == "done"
