@@ -10,12 +10,14 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from enishi.accounts.models import Account
 from enishi.events.poller import deliver_events
 from enishi.events.registry import Subscriber, subscribe, unsubscribe
 from enishi.tracking.clicks import store_clicks
+from enishi.tracking.conversions import record_conversions
 from enishi.tracking.events import record_events
 from enishi.tracking.models import Click
-from enishi.tracking.schemas import EventIn
+from enishi.tracking.schemas import ConversionIn, EventIn
 from enishi.tracking.tokens import tracked_url
 from tests.events.support import published
 from tests.tracking.conftest import USER_A, USER_B
@@ -155,3 +157,13 @@ def test_click_events_reach_queued_subscribers(state, make_friend, make_link):
         unsubscribe(subscriber.name)
     assert seen == [friend_id]
     assert published(state, "tracking.click")[0].status == "done"
+
+
+def test_a_rolled_back_conversion_publishes_nothing(client, state, api_account, make_friend):
+    make_friend(USER_A)
+    with pytest.raises(RuntimeError), state.sessions.begin() as session:
+        account = session.get_one(Account, api_account.id)
+        outcomes = record_conversions(session, account, [ConversionIn(**_order("R-1"))])
+        assert outcomes[0].status == "created"
+        raise RuntimeError("the request failed after storing")
+    assert published(state, "tracking.conversion") == []
