@@ -1,6 +1,7 @@
 """The writing half of the CSV import: what each row would change, computed for a chunk of
 rows with a handful of queries, and written with bulk statements (a few per chunk, not per
-row). Every real change is recorded as friend activity, as a PATCH would record it."""
+row). Every real change is recorded as friend activity, as a PATCH would record it, and
+published as a domain event (one per friend and change, stored by one multi-row insert)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from enishi.db.base import utcnow
+from enishi.events.service import Event, publish_many
 from enishi.friends.models import (
     UNKNOWN,
     AttributeDef,
@@ -28,6 +30,12 @@ from enishi.friends.service import typed_value
 from enishi.kit.errors import ApiError
 
 UNSET: Any = object()
+# the activity kinds that are also domain events (a new friend's are published too)
+PUBLISHED = {
+    "tag_added": "friend.tag_added",
+    "tag_removed": "friend.tag_removed",
+    "attribute_set": "friend.attribute_changed",
+}
 _VALUES = ("value_text", "value_number", "value_date")
 
 
@@ -222,7 +230,20 @@ def apply_rows(
     failed = {id(row) for row, _ in conflicts}
     plans = [p for p in plans if id(p.row) not in failed]
 
+    events: list[Event] = []
+
     def record(plan: Plan, kind: str, **data: Any) -> None:
+        name = PUBLISHED.get(kind)
+        if name:
+            events.append(
+                Event(
+                    name,
+                    now,
+                    account_id=account_id,
+                    friend_id=plan.friend_id,
+                    payload={**data, "source": "import"},
+                )
+            )
         if not plan.created:  # a new friend's one "friend_imported" entry says it all
             activity.append(
                 {
@@ -267,6 +288,7 @@ def apply_rows(
     _write_tags(session, conn, account_id, plans, now, record)
     _write_attributes(conn, plans, now, record)
     insert_rows(conn, FriendActivity.__table__, activity)
+    publish_many(session, events)
     _count(plans, report)
     return conflicts
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from enishi.db.base import Json, UTCDateTime, utcnow
+from enishi.events.service import Event, publish, publish_many
 from enishi.friends.models import (
     UNKNOWN,
     AttributeDef,
@@ -26,6 +27,7 @@ from enishi.kit.errors import ApiError
 
 LINE_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 ATTRIBUTE_TYPES = ("text", "number", "date", "choice")
+VALUE_COLUMNS = ("value_text", "value_number", "value_date")
 TAG_MAX = 100
 
 
@@ -70,6 +72,14 @@ def record_activity(
     return activity
 
 
+def announce(session: Session, friend: Friend, name: str, at: datetime, **payload: Any) -> None:
+    """Publish a friend's change (friend.tag_added, …) with the change, for scenarios."""
+    publish(
+        session,
+        Event(name, at, account_id=friend.account_id, friend_id=friend.id, payload=payload),
+    )
+
+
 # --- tags ----------------------------------------------------------------------------------
 def get_or_create_tag(session: Session, account_id: int, name: str) -> Tag:
     name = name.strip()
@@ -83,16 +93,23 @@ def get_or_create_tag(session: Session, account_id: int, name: str) -> Tag:
     return tag
 
 
-def add_tag(session: Session, friend: Friend, name: str) -> bool:
-    """True when the friend did not have the tag before."""
+def add_tag(
+    session: Session, friend: Friend, name: str, *, source: str = "api", at: datetime | None = None
+) -> bool:
+    """True when the friend did not have the tag before (then friend.tag_added is published)."""
     tag = get_or_create_tag(session, friend.account_id, name)
     if session.get(FriendTag, (friend.id, tag.id)) is not None:
         return False
-    session.add(FriendTag(friend_id=friend.id, tag_id=tag.id, tagged_at=utcnow()))
+    at = at or utcnow()
+    session.add(FriendTag(friend_id=friend.id, tag_id=tag.id, tagged_at=at))
+    announce(session, friend, "friend.tag_added", at, tag=tag.name, source=source)
     return True
 
 
-def remove_tag(session: Session, friend: Friend, name: str) -> bool:
+def remove_tag(
+    session: Session, friend: Friend, name: str, *, source: str = "api", at: datetime | None = None
+) -> bool:
+    """True when the friend had the tag (then friend.tag_removed is published)."""
     tag = session.scalar(
         select(Tag).where(Tag.account_id == friend.account_id, Tag.name == name.strip())
     )
@@ -101,7 +118,10 @@ def remove_tag(session: Session, friend: Friend, name: str) -> bool:
     result = session.execute(
         delete(FriendTag).where(FriendTag.friend_id == friend.id, FriendTag.tag_id == tag.id)
     )
-    return bool(result.rowcount)
+    if not result.rowcount:
+        return False
+    announce(session, friend, "friend.tag_removed", at or utcnow(), tag=tag.name, source=source)
+    return True
 
 
 def friend_tags(session: Session, friend_id: int) -> list[str]:
@@ -163,25 +183,45 @@ def parse_attribute(definition: AttributeDef, raw: Any) -> dict[str, Any]:
     return {"value_text": text, "value_number": None, "value_date": None}
 
 
-def set_attribute(session: Session, friend: Friend, key: str, raw: Any) -> None:
-    """Set (or, with an empty value, clear) a typed attribute of the friend."""
+def set_attribute(
+    session: Session,
+    friend: Friend,
+    key: str,
+    raw: Any,
+    *,
+    source: str = "api",
+    at: datetime | None = None,
+) -> bool:
+    """Set (or, with an empty value, clear) a typed attribute of the friend. True when the
+    value changed (then friend.attribute_changed is published with the old and new value)."""
     definition = attribute_def(session, friend.account_id, key)
     values = parse_attribute(definition, raw)
     current = session.get(FriendAttribute, (friend.id, definition.id))
-    if all(v is None for v in values.values()):
-        if current is not None:
-            session.delete(current)
-        return
-    if current is None:
+    old = (
+        typed_value(definition.type, *(getattr(current, c) for c in VALUE_COLUMNS))
+        if current
+        else None
+    )
+    new = typed_value(definition.type, *(values[c] for c in VALUE_COLUMNS))
+    if old == new:
+        return False
+    at = at or utcnow()
+    if new is None:
+        session.delete(current)
+    elif current is None:
         session.add(
             FriendAttribute(
-                friend_id=friend.id, attribute_def_id=definition.id, updated_at=utcnow(), **values
+                friend_id=friend.id, attribute_def_id=definition.id, updated_at=at, **values
             )
         )
     else:
         for column, value in values.items():
             setattr(current, column, value)
-        current.updated_at = utcnow()
+        current.updated_at = at
+    announce(
+        session, friend, "friend.attribute_changed", at, key=key, old=old, new=new, source=source
+    )
+    return True
 
 
 def friend_attributes(session: Session, friend_id: int) -> dict[str, Any]:
@@ -356,15 +396,39 @@ def update_attribute_def(
 
 
 def delete_attribute_def(session: Session, account_id: int, key: str) -> int:
-    """Delete a definition and every friend's value of it; how many values went with it."""
+    """Delete a definition and every friend's value of it (each friend's value changes to
+    none: friend.attribute_changed); how many values went with it."""
     definition = find_attribute_def(session, account_id, key)
-    held = attribute_value_count(session, definition.id)
+    held = session.execute(
+        select(FriendAttribute.friend_id, *(getattr(FriendAttribute, c) for c in VALUE_COLUMNS))
+        .where(FriendAttribute.attribute_def_id == definition.id)
+        .order_by(FriendAttribute.friend_id)
+    ).all()
+    now = utcnow()
+    publish_many(
+        session,
+        [
+            Event(
+                "friend.attribute_changed",
+                now,
+                account_id=account_id,
+                friend_id=friend_id,
+                payload={
+                    "key": key,
+                    "old": typed_value(definition.type, *stored),
+                    "new": None,
+                    "source": "attribute_deleted",
+                },
+            )
+            for friend_id, *stored in held
+        ],
+    )
     session.execute(
         delete(FriendAttribute).where(FriendAttribute.attribute_def_id == definition.id)
     )
     session.delete(definition)
     session.flush()
-    return held
+    return len(held)
 
 
 def typed_value(kind: str, text: str | None, number: float | None, day: date | None) -> Any:
@@ -450,13 +514,13 @@ def update_friend(
             raw = {"number": values["value_number"], "date": values["value_date"]}.get(
                 definition.type, values["value_text"]
             )
-            set_attribute(session, friend, definition.key, raw)
+            set_attribute(session, friend, definition.key, raw, source=source, at=at)
             change("attribute_set", key=definition.key, old=old, new=new)
     for name in adding:
-        if add_tag(session, friend, name):
+        if add_tag(session, friend, name, source=source, at=at):
             change("tag_added", tag=name)
     for name in removing:
-        if remove_tag(session, friend, name):
+        if remove_tag(session, friend, name, source=source, at=at):
             change("tag_removed", tag=name)
     if notes is not UNCHANGED and (notes or None) != friend.notes:
         friend.notes = notes or None
@@ -473,6 +537,17 @@ def delete_tag(session: Session, account_id: int, name: str) -> int:
     if tag is None:
         raise ApiError(404, "not_found", f"no tag named {name!r}", "name")
     data = {"tag": tag.name, "source": "tag_deleted"}
+    now = utcnow()
+    untagged = session.scalars(
+        select(FriendTag.friend_id).where(FriendTag.tag_id == tag.id).order_by(FriendTag.friend_id)
+    ).all()
+    publish_many(
+        session,
+        [
+            Event("friend.tag_removed", now, account_id=account_id, friend_id=f, payload=data)
+            for f in untagged
+        ],
+    )
     session.execute(
         insert(FriendActivity).from_select(
             ["account_id", "friend_id", "kind", "at", "data"],
@@ -480,12 +555,12 @@ def delete_tag(session: Session, account_id: int, name: str) -> int:
                 literal(account_id),
                 FriendTag.friend_id,
                 literal("tag_removed"),
-                literal(utcnow(), UTCDateTime()),
+                literal(now, UTCDateTime()),
                 literal(data, Json()),
             ).where(FriendTag.tag_id == tag.id),
         )
     )
-    untagged = session.execute(delete(FriendTag).where(FriendTag.tag_id == tag.id)).rowcount
+    session.execute(delete(FriendTag).where(FriendTag.tag_id == tag.id))
     session.delete(tag)
     session.flush()
-    return untagged
+    return len(untagged)

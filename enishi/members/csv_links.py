@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from enishi.events.service import publish_many
 from enishi.friends.csv_apply import Plan, Row, insert_rows, update_column
 from enishi.friends.models import Friend
 from enishi.kit.errors import ApiError
 from enishi.members.models import MemberLink
-from enishi.members.service import link_member
+from enishi.members.service import link_member, linked_event
 
 
 def link_imported_members(
@@ -25,7 +26,8 @@ def link_imported_members(
     activity: list[dict[str, Any]],
 ) -> list[tuple[Row, ApiError]]:
     """Link member IDs as the members service does (a member_links row with method "import",
-    so link history and daily link counts include imports; a "member_linked" activity).
+    so link history and daily link counts include imports; a "member_linked" activity and
+    a member.linked event).
     A friend without a member ID yet — nearly every row of a big import — is linked with
     bulk statements (its member ID was checked free in this transaction; a racing link
     trips the unique constraint and the caller retries row by row); replacing a friend's
@@ -59,6 +61,10 @@ def link_imported_members(
                 "data": {"member_id": p.member_id, "method": "import"},
             }
             for p in fresh
+        )
+        publish_many(
+            session,
+            [linked_event(account_id, p.friend_id, p.member_id, "import", now) for p in fresh],
         )
     for plan in plans:
         if plan.member_id and plan.replaces_member:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from enishi.accounts.models import Account
 from enishi.config import Settings
 from enishi.db.base import utcnow
+from enishi.events.service import Event, publish
 from enishi.friends.models import FOLLOWING, Friend
 from enishi.friends.service import LINE_USER_ID, get_friend, record_activity
 from enishi.kit.crypto import Signer
@@ -84,8 +85,9 @@ def link_member(
     method: str,
     at: datetime | None = None,
 ) -> MemberLink:
-    """Link `member_id` to the friend (idempotent). A member ID held by another friend moves
-    to this one; a different member ID this friend held is replaced."""
+    """Link `member_id` to the friend (idempotent: member.linked is published only when the
+    link is new). A member ID held by another friend moves to this one; a different member
+    ID this friend held is replaced."""
     if method not in METHODS:
         raise ValueError(f"unknown link method {method!r}")
     member_id = clean_member_id(member_id)
@@ -138,7 +140,19 @@ def link_member(
     record_activity(
         session, friend, "member_linked", at, {"member_id": member_id, "method": method}
     )
+    publish(session, linked_event(friend.account_id, friend.id, member_id, method, at))
     return link
+
+
+def linked_event(account_id: int, friend_id: int, member_id: str, method: str, at) -> Event:
+    """member.linked: a member ID is now the friend's, and how (account_link, api, import)."""
+    return Event(
+        "member.linked",
+        at,
+        account_id=account_id,
+        friend_id=friend_id,
+        payload={"member_id": member_id, "method": method},
+    )
 
 
 def unlink_member(

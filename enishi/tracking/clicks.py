@@ -7,6 +7,8 @@ batch: the first click of a batch hands the batch to the group writer, later one
 until the writer starts it, and the whole batch is stored by a fixed number of statements
 (insert the clicks, bump the friends' rollups: two on SQLite, one on PostgreSQL) in the
 group-committed transaction. Every waiting request is released after that commit.
+The batch's tracking.click events (clicks of known friends) are one more insert in that
+transaction, read back from the clicks just stored (docs/decisions/0202).
 
 The insert reads the link and the friend inside the statement, so a link or friend deleted
 since the token was made costs that click its friend (or the click), never the batch.
@@ -27,8 +29,11 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import Connection, select, text
 
-from enishi.db.base import UTCDateTime
+from enishi.db.base import UTCDateTime, utcnow
 from enishi.deps import AppState
+from enishi.events.models import DONE
+from enishi.events.registry import subscribers_of
+from enishi.events.service import bulk_status
 from enishi.tracking.links import redirect_location
 from enishi.tracking.models import Link
 from enishi.tracking.tokens import TokenCodec, codec_for
@@ -110,6 +115,19 @@ _SQLITE_INSERT = text(
     ORDER BY r.key
     """
 )
+# the clicks the insert above stored are the rowids (first, last]: one statement under the
+# write lock takes consecutive rowids
+_SQLITE_PUBLISH = text(
+    """
+    INSERT INTO domain_events (name, account_id, friend_id, payload, occurred_at,
+                               published_at, status, attempts, processed_at)
+    SELECT 'tracking.click', account_id, friend_id,
+           json_object('click_id', id, 'link_id', link_id, 'delivery_id', delivery_id),
+           clicked_at, :now, :status, 0, :processed
+    FROM clicks WHERE id > :first AND id <= :last AND friend_id IS NOT NULL
+    ORDER BY id
+    """
+)
 _SQLITE_BUMP = text(
     """
     UPDATE friends
@@ -139,7 +157,15 @@ _PG_STORE = text(
         JOIN links AS l ON l.id = r.l
         LEFT JOIN friends AS f ON f.id = r.f
         ORDER BY r.n
-        RETURNING friend_id, clicked_at
+        RETURNING id, account_id, link_id, friend_id, delivery_id, clicked_at
+    ), published AS (
+        INSERT INTO domain_events (name, account_id, friend_id, payload, occurred_at,
+                                   published_at, status, attempts, processed_at)
+        SELECT 'tracking.click', account_id, friend_id,
+               jsonb_build_object('click_id', id, 'link_id', link_id, 'delivery_id', delivery_id),
+               clicked_at, CAST(:now AS timestamptz), CAST(:status AS text), 0,
+               CAST(:processed AS timestamptz)
+        FROM inserted WHERE friend_id IS NOT NULL ORDER BY id
     )
     UPDATE friends
     SET click_count = friends.click_count + per_friend.n,
@@ -164,12 +190,25 @@ def _sqlite_time(conn: Connection) -> Any:
     return process
 
 
+CLICK_EVENT = "tracking.click"
+
+
+def event_columns() -> dict[str, Any]:
+    """The batch's tracking.click rows are written by SQL, not publish(): a subscriber
+    that must run inside the transaction cannot listen to them."""
+    if subscribers_of(CLICK_EVENT, "transaction"):
+        raise RuntimeError(f"{CLICK_EVENT} is stored by the click batch's SQL: subscribe queued")
+    status, now = bulk_status(CLICK_EVENT), utcnow()
+    return {"now": now, "status": status, "processed": now if status == DONE else None}
+
+
 def store_clicks(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert clicks ({l, f, a, t, ua}) and bump the rollups of the friends they name. A
-    link that no longer exists loses its click; a friend that does not (or is not the
-    link's account's) leaves the click without a friend."""
+    """Insert clicks ({l, f, a, t, ua}), publish tracking.click for those of a friend and
+    bump those friends' rollups. A link that no longer exists loses its click; a friend
+    that does not (or is not the link's account's) leaves the click without a friend."""
     if not rows:
         return
+    events = event_columns()
     if conn.dialect.name == "postgresql":
         conn.execute(
             _PG_STORE,
@@ -178,6 +217,7 @@ def store_clicks(conn: Connection, rows: list[dict[str, Any]]) -> None:
                 "fs": [r["f"] for r in rows],
                 "ts": [r["t"] for r in rows],
                 "uas": [r["ua"] for r in rows],
+                **events,
             },
         )
         return
@@ -194,7 +234,19 @@ def store_clicks(conn: Connection, rows: list[dict[str, Any]]) -> None:
     friends = sorted(per_friend.items())  # one lock order
     when = _sqlite_time(conn)
     payload = [[r["l"], r["f"], when(r["t"]), r["ua"]] for r in rows]
-    conn.execute(_SQLITE_INSERT, {"rows": orjson.dumps(payload).decode()})
+    stored = conn.execute(_SQLITE_INSERT, {"rows": orjson.dumps(payload).decode()})
+    if friends and stored.rowcount:
+        last = stored.lastrowid
+        conn.execute(
+            _SQLITE_PUBLISH,
+            {
+                "first": last - stored.rowcount,
+                "last": last,
+                "now": when(events["now"]),
+                "status": events["status"],
+                "processed": when(events["processed"]) if events["processed"] else None,
+            },
+        )
     if friends:
         bumps = [[f, a, n, when(t)] for (f, a), (n, t) in friends]
         conn.execute(_SQLITE_BUMP, {"rows": orjson.dumps(bumps).decode()})

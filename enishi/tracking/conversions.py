@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
 from enishi.db.base import UTCDateTime
+from enishi.events.service import Event, publish_many
 from enishi.friends.models import Friend
 from enishi.kit.errors import ApiError
 from enishi.tracking.models import Click, Conversion, ConversionItem
@@ -301,7 +302,36 @@ def _store(
         done[index] = Outcome("duplicate", *stored[order_id])
     session.flush()
     _bump_rollups(session, [c for _, c in new])
+    publish_many(session, [conversion_event(c, stored[c.order_id][1]) for _, c in new])
     return done
+
+
+def conversion_event(conversion: Conversion, items: list[ConversionItem]) -> Event:
+    """tracking.conversion for a stored order (not for a repeat of one), attributed or not."""
+    return Event(
+        "tracking.conversion",
+        conversion.occurred_at,
+        account_id=conversion.account_id,
+        friend_id=conversion.friend_id,
+        payload={
+            "conversion_id": conversion.id,
+            "order_id": conversion.order_id,
+            "amount": conversion.amount_jpy,
+            "items": [
+                {
+                    "sku": i.sku,
+                    "name": i.name,
+                    "unit_price": i.unit_price_jpy,
+                    "quantity": i.quantity,
+                }
+                for i in items
+            ],
+            "line_user_id": conversion.line_user_id,
+            "member_id": conversion.member_id,
+            "link_id": conversion.attributed_link_id,
+            "delivery_id": conversion.attributed_delivery_id,
+        },
+    )
 
 
 def _bump_rollups(session: Session, conversions: list[Conversion]) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enishi.db.base import utcnow
+from enishi.events.service import Event, publish_many
 from enishi.kit.errors import ApiError
 from enishi.tracking.conversions import chunks, pick_friend, resolve_friends, store_racing
 from enishi.tracking.models import CustomEvent
@@ -153,11 +154,29 @@ def _store(
         new.append((index, event))
     session.add_all([e for _, e in new])
     session.flush()
+    publish_many(session, [custom_event(e) for _, e in new])
     for index, event in new:
         done[index] = EventOutcome("created", event)
     for index, event_id in repeats:
         done[index] = EventOutcome("duplicate", stored[event_id])
     return done
+
+
+def custom_event(event: CustomEvent) -> Event:
+    """tracking.custom_event for a stored event (not for a repeat of its event_id)."""
+    return Event(
+        "tracking.custom_event",
+        event.occurred_at,
+        account_id=event.account_id,
+        friend_id=event.friend_id,
+        payload={
+            "event_id": event.event_id,
+            "name": event.name,
+            "properties": event.properties,
+            "line_user_id": event.line_user_id,
+            "member_id": event.member_id,
+        },
+    )
 
 
 def list_events(

@@ -108,11 +108,13 @@ def apply(
 
 def _apply_one(session: Session, friend: Friend, op: Op, at: datetime) -> dict[str, Any]:
     if op.kind == "tag":
-        return {"tag": op.value, "changed": add_tag(session, friend, op.value)}
+        changed = add_tag(session, friend, op.value, source="postback", at=at)
+        return {"tag": op.value, "changed": changed}
     if op.kind == "untag":
-        return {"untag": op.value, "changed": remove_tag(session, friend, op.value)}
+        changed = remove_tag(session, friend, op.value, source="postback", at=at)
+        return {"untag": op.value, "changed": changed}
     if op.kind == "attr":
-        set_attribute(session, friend, op.key, op.value)
+        set_attribute(session, friend, op.key, op.value, source="postback", at=at)
         return {"attr": op.key, "value": op.value}
     record_activity(session, friend, "answer", at, {"question": op.key, "answer": op.value})
     return {"answer": op.key, "value": op.value}
