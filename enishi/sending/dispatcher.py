@@ -269,12 +269,28 @@ class Lane:
         self.wire = LineWire(dispatcher.settings.line_api_base, token, timeout=dispatcher.timeout)
         pumps = [asyncio.create_task(self._pump(kind)) for kind in KINDS]
         last_reclaim = 0.0
+        waited_since: float | None = None  # since when another worker held the channel
         keep = dispatcher.channel_lease.total_seconds() * 2 / 3
         try:
             while not self.stopping:
                 now = time.monotonic()  # before asking: the lease runs from the ask
                 channel = await asyncio.to_thread(dispatcher.outbox.hold_channel, self.account_id)
                 held = channel.held
+                asked_for = time.monotonic() - now
+                if asked_for > keep:  # the lease ran out while we asked: nothing was sent
+                    log.warning(
+                        "dispatch: the channel lease of account %s took %.1f s to %s",
+                        self.account_id,
+                        asked_for,
+                        "renew" if held else "ask for",
+                    )
+                if held and self.held_until == 0.0 and waited_since is not None:
+                    log.warning(  # rare: the worker that held it stopped renewing (died?)
+                        "dispatch: took account %s's channel over after waiting %.1f s",
+                        self.account_id,
+                        now - waited_since,
+                    )
+                waited_since = None if held else (waited_since or now)
                 if channel.recent:  # another worker was sending until just now: start empty
                     for bucket in self.buckets.values():
                         bucket.reserve(bucket.capacity)
