@@ -60,7 +60,8 @@ def create_api_key(session: Session, account: Account, name: str) -> tuple[ApiKe
     return key, full
 
 
-def account_for_api_key(session: Session, key: str) -> Account | None:
+def account_for_api_key(session: Session, key: str) -> tuple[Account, ApiKey] | None:
+    """The account of a valid (unrevoked) key, and the key: the REST API's audit actor."""
     if api_key_prefix(key) is None:
         return None
     row = session.execute(
@@ -74,7 +75,7 @@ def account_for_api_key(session: Session, key: str) -> Account | None:
     now = utcnow()
     if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
         session.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
-    return account
+    return account, api_key
 
 
 @dataclass(frozen=True)

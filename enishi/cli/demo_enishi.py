@@ -31,6 +31,7 @@ from enishi.delivery.outbound import requests_of
 from enishi.deps import AppState
 from enishi.friends.models import Friend
 from enishi.inflow.service import create_route
+from enishi.kit.actor import Actor
 from enishi.operators.audit import record
 from enishi.operators.service import create_operator
 from enishi.sending.models import OutboundRequest
@@ -158,15 +159,15 @@ def is_empty(state: AppState) -> bool:
 def set_up_installation(state: AppState, files: DemoFiles) -> dict[str, str]:
     """The owner login, the account wired to the emulator channel, an API key for the
     virtual shop, and one inflow route per route trait. Returns trait -> route code."""
+    actor = Actor.cli()
     with state.sessions.begin() as session:
         owner = create_operator(
             session, email=files.email, password=files.password, name="デモオーナー", is_owner=True
         )
         record(
             session,
+            actor=actor,
             action="operator.created",
-            account_id=None,
-            operator_id=None,
             target=f"operator:{owner.id}",
             details={"email": owner.email, "owner": True, "via": "demo"},
         )
@@ -183,7 +184,7 @@ def set_up_installation(state: AppState, files: DemoFiles) -> dict[str, str]:
         _, files.api_key = create_api_key(session, account, "virtual shop (demo)")
         files.account_id = account.id
         return {
-            trait: create_route(session, account, name, code=route_code(trait)).code
+            trait: create_route(session, account, name, code=route_code(trait), actor=actor).code
             for trait, name in ROUTES.items()
         }
 

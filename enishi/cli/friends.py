@@ -26,6 +26,7 @@ from enishi.friends.csv_export import export_csv
 from enishi.friends.csv_io import import_csv
 from enishi.friends.queries import FriendFilter, count_friends
 from enishi.friends.rollups import check_rollups, rebuild_rollups
+from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError
 from enishi.web.pages.friends_problems import describe
 
@@ -114,7 +115,12 @@ def import_command(
 
             with file.open("rb") as source:
                 report = import_csv(
-                    state.sessions, account_id, source, apply=apply, progress=advance
+                    state.sessions,
+                    account_id,
+                    source,
+                    apply=apply,
+                    progress=advance,
+                    actor=Actor.cli(),
                 )
     except ApiError as error:
         console.print(f"[red]エラー / error:[/] {error.message}")

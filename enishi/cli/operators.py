@@ -15,6 +15,7 @@ from enishi.accounts.models import Account
 from enishi.app import build_state
 from enishi.cli.server import _upgrade
 from enishi.config import get_settings
+from enishi.kit.actor import Actor
 from enishi.operators.audit import record
 from enishi.operators.models import Operator, OperatorRole
 from enishi.operators.roles import ROLE_KEYS, Role
@@ -75,6 +76,7 @@ def operator_create(
                 set_role(session, operator, account_id, Role.parse(role))
             record(
                 session,
+                actor=Actor.cli(),
                 action="operator.created",
                 account_id=account_id,
                 target=f"operator:{operator.id}",
@@ -151,6 +153,7 @@ def operator_disable(email: str = typer.Option(..., help="Login email.")) -> Non
         ended = set_disabled(session, operator, True)
         record(
             session,
+            actor=Actor.cli(),
             action="operator.disabled",
             target=f"operator:{operator.id}",
             details={"email": operator.email, "sessions_ended": ended, "via": "cli"},
@@ -170,6 +173,7 @@ def operator_enable(email: str = typer.Option(..., help="Login email.")) -> None
         set_disabled(session, operator, False)
         record(
             session,
+            actor=Actor.cli(),
             action="operator.enabled",
             target=f"operator:{operator.id}",
             details={"email": operator.email, "via": "cli"},
@@ -190,6 +194,7 @@ def operator_reset_password(email: str = typer.Option(..., help="Login email."))
         clear_failures(session, operator.email)
         record(
             session,
+            actor=Actor.cli(),
             action="operator.password_reset",
             target=f"operator:{operator.id}",
             details={"email": operator.email, "via": "cli"},

@@ -22,7 +22,9 @@ from enishi.friends.models import (
     FriendTag,
     Tag,
 )
+from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError
+from enishi.operators.audit import record
 
 LINE_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 ATTRIBUTE_TYPES = ("text", "number", "date", "choice")
@@ -405,11 +407,12 @@ def update_friend(
     notes: Any = UNCHANGED,
     source: str = "api",
     at: datetime | None = None,
+    actor: Actor,
 ) -> list[dict[str, Any]]:
     """Set attributes (None clears one), add and remove tags, replace notes. Everything is
     checked before anything changes, so a bad value changes nothing (the first error names
     its field). Each real change is recorded as activity for the timeline; the changes are
-    returned as [{"kind", **data}]."""
+    returned as [{"kind", **data}] and audited (no change: no entry)."""
     at = at or utcnow()
     parsed: list[tuple[AttributeDef, dict[str, Any]]] = []
     for key, raw in (attributes or {}).items():
@@ -462,6 +465,15 @@ def update_friend(
         friend.notes = notes or None
         change("notes_set", length=len(notes or ""))
     session.flush()
+    if changes:
+        record(
+            session,
+            actor=actor,
+            action="friend.updated",
+            account_id=friend.account_id,
+            target=f"friend:{friend.id}",
+            details={"line_user_id": friend.line_user_id, "changes": changes},
+        )
     return changes
 
 

@@ -75,7 +75,8 @@ class LoginFailure(Base):
 
 
 class AuditEntry(Base):
-    """Who did what, when, on which account: sends, segment edits, exports, settings."""
+    """Who (an operator, an API key or a CLI user) did what, when, from where, on which
+    account: sends, segment edits, exports, settings."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_account_id_id", "account_id", "id"),)
@@ -85,6 +86,9 @@ class AuditEntry(Base):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # where the action came from: the request's IP address, or "cli" (enishi.kit.actor)
+    origin: Mapped[str | None] = mapped_column(String(64))
+    cli_user: Mapped[str | None] = mapped_column(String(64))  # who ran the CLI command
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
 from enishi.deps import db_session
+from enishi.kit.actor import Actor, client_ip
 from enishi.operators.audit import record
 from enishi.operators.models import Operator, OperatorSession
 from enishi.operators.roles import Role
@@ -51,10 +52,16 @@ class AccountPage:
     account: Account
     role: Role
     lang: str
+    ip: str
 
     @property
     def operator(self) -> Operator:
         return self.viewer.operator
+
+    @property
+    def actor(self) -> Actor:
+        """The operator, from this request's address: services audit what it does."""
+        return Actor.operator(self.operator.id, self.ip)
 
     def can(self, role: Role) -> bool:
         return self.role >= role
@@ -80,9 +87,9 @@ class AccountPage:
         """Log what this operator did on this account (enishi.operators.audit.record)."""
         record(
             session,
+            actor=self.actor,
             action=action,
             account_id=self.account.id,
-            operator_id=self.operator.id,
             target=target,
             details=details,
         )
@@ -125,6 +132,6 @@ def account_page(minimum: Role) -> Callable[..., AccountPage]:
             raise PageError(
                 403, N_("この操作には{role}以上の権限が必要です。"), role=ROLE_LABELS[minimum]
             )
-        return AccountPage(viewer, account, role, request_language(request))
+        return AccountPage(viewer, account, role, request_language(request), client_ip(request))
 
     return dependency

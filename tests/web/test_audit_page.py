@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from enishi.accounts.models import Account
+from enishi.kit.actor import Actor
 from enishi.operators.audit import record
 from enishi.operators.roles import Role
 from tests.web.conftest import add_operator, login
@@ -19,7 +20,10 @@ AT = datetime(2025, 1, 15, 0, 30, 5, tzinfo=UTC)
 
 def add_entry(state, action: str, account_id: int | None, at: datetime = AT, **details) -> None:
     with state.sessions.begin() as session:
-        record(session, action=action, account_id=account_id, details=details).at = at
+        entry = record(
+            session, actor=Actor.cli(), action=action, account_id=account_id, details=details
+        )
+        entry.at = at
 
 
 @pytest.mark.parametrize(

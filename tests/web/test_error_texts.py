@@ -17,6 +17,7 @@ from enishi.delivery import service as deliveries
 from enishi.delivery.models import Delivery
 from enishi.delivery.schemas import DeliveryCreate
 from enishi.friends.service import create_attribute_def
+from enishi.kit.actor import Actor
 from enishi.operators.roles import Role
 from tests.delivery.conftest import mirror_friends
 from tests.e2e_support import start_e2e  # noqa: F401 - a fixture
@@ -75,7 +76,9 @@ def test_message_problems_of_a_draft_are_japanese_with_the_path_as_detail(
     ]
     body = {"name": "下書き", "audience": {"type": "all"}, "messages": messages}
     with state.sessions.begin() as session:
-        draft = deliveries.create_delivery(session, account_id, DeliveryCreate(**body))
+        draft = deliveries.create_delivery(
+            session, account_id, DeliveryCreate(**body), actor=Actor.cli()
+        )
     client = login_as(Role.MARKETER)
     url = f"/accounts/{account_id}/deliveries/{draft.id}/edit"
     ja = errors_of(text_of(client.get(url + "?lang=ja")))
@@ -161,8 +164,12 @@ def test_controls_in_the_wrong_state_and_a_stored_run_error(login_as, account_id
         "messages": [{"type": "text", "text": "a"}],
     }
     with state.sessions.begin() as session:
-        draft = deliveries.create_delivery(session, account_id, DeliveryCreate(**body)).id
-        stopped = deliveries.create_delivery(session, account_id, DeliveryCreate(**body)).id
+        draft = deliveries.create_delivery(
+            session, account_id, DeliveryCreate(**body), actor=Actor.cli()
+        ).id
+        stopped = deliveries.create_delivery(
+            session, account_id, DeliveryCreate(**body), actor=Actor.cli()
+        ).id
         session.execute(
             update(Delivery)
             .where(Delivery.id == stopped)
