@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
 from enishi.accounts.service import account_for_api_key
+from enishi.audit.actor import Actor, client_ip
 from enishi.deps import db_session
-from enishi.kit.actor import Actor, client_ip
 from enishi.kit.errors import ApiError
 
 

@@ -29,10 +29,10 @@ from enishi.analytics.schemas import (
     OverviewOut,
     RecencyOut,
 )
+from enishi.audit.actor import Actor
 from enishi.db.base import utcnow
 from enishi.delivery import quota
 from enishi.deps import AppState, app_state, db_session
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])

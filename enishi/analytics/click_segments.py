@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from enishi.kit.actor import Actor
+from enishi.audit.actor import Actor
 from enishi.kit.errors import ApiError
 from enishi.segments.language import LANGUAGE_VERSION, MAX_DAYS
 from enishi.segments.models import Segment

@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 
 from enishi.accounts.models import Account
 from enishi.accounts.service import create_account, create_api_key
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.config import Settings
 from enishi.db.engine import make_engine
 from enishi.db.migrate import upgrade
@@ -31,8 +33,6 @@ from enishi.delivery.outbound import requests_of
 from enishi.deps import AppState
 from enishi.friends.models import Friend
 from enishi.inflow.service import create_route
-from enishi.kit.actor import Actor
-from enishi.operators.audit import record
 from enishi.operators.service import create_operator
 from enishi.sending.models import OutboundRequest
 from enishi.tracking.models import Click, Conversion, Link

@@ -20,13 +20,13 @@ from sqlalchemy import select
 
 from enishi.accounts.models import Account
 from enishi.app import build_state
+from enishi.audit.actor import Actor
 from enishi.config import get_settings
 from enishi.deps import AppState
 from enishi.friends.csv_export import export_csv
 from enishi.friends.csv_io import import_csv
 from enishi.friends.queries import FriendFilter, count_friends
 from enishi.friends.rollups import check_rollups, rebuild_rollups
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError
 from enishi.web.pages.friends_problems import describe
 

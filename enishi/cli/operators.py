@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from enishi.accounts.models import Account
 from enishi.app import build_state
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.cli.server import _upgrade
 from enishi.config import get_settings
-from enishi.kit.actor import Actor
-from enishi.operators.audit import record
 from enishi.operators.models import Operator, OperatorRole
 from enishi.operators.roles import ROLE_KEYS, Role
 from enishi.operators.service import (

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.auth import current_account, current_actor
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
 from enishi.delivery import analysis, quota, scheduler, service
 from enishi.delivery.schemas import (
     DeliveryCreate,
@@ -23,7 +24,6 @@ from enishi.delivery.schemas import (
     ValidationOut,
 )
 from enishi.deps import AppState, app_state, db_session
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError
 from enishi.kit.pagination import check_limit, decode_cursor, encode_cursor
 

@@ -11,6 +11,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.db.base import utcnow
 from enishi.delivery import quota
 from enishi.delivery.audience import audience_count
@@ -25,10 +27,8 @@ from enishi.delivery.models import (
 )
 from enishi.delivery.outbound import requests_of
 from enishi.delivery.validation import Problem, Problems
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError
 from enishi.line.gateway import LineGateway
-from enishi.operators.audit import record
 from enishi.sending.models import PENDING, OutboundRequest
 
 SPREAD_MAX = timedelta(days=7)

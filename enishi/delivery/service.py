@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import and_, case, delete, select
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.db.base import utcnow
 from enishi.delivery.audience import add_list, check_audience
 from enishi.delivery.compose import normalize_arms
@@ -27,9 +29,7 @@ from enishi.delivery.scheduler import check_timing, problems_error
 from enishi.delivery.schemas import DeliveryCreate, DeliveryOut, Progress, RecipientOut
 from enishi.delivery.validation import Problem, Problems
 from enishi.friends.models import Friend
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError, not_found
-from enishi.operators.audit import record
 from enishi.sending.models import TERMINAL, OutboundRequest
 
 RECIPIENT_STATUSES = (QUEUED, SENT, "failed", CANCELLED, "held_out", "skipped")

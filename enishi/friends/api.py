@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.auth import current_account, current_actor
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
 from enishi.db.base import utcnow
 from enishi.deps import AppState, app_state, db_session
 from enishi.friends import queries, service
@@ -30,7 +31,6 @@ from enishi.friends.schemas import (
     TimelinePage,
 )
 from enishi.friends.timeline import timeline
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError
 from enishi.kit.pagination import check_limit
 

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.friends.models import AttributeDef
 from enishi.friends.queries import (
     FriendFilter,
@@ -25,8 +27,6 @@ from enishi.friends.queries import (
 )
 from enishi.friends.references import routes as routes_of
 from enishi.friends.service import list_attribute_defs
-from enishi.kit.actor import Actor
-from enishi.operators.audit import record
 
 BASE_COLUMNS = ("line_user_id", "display_name", "status", "member_id", "tags", "notes")
 READONLY_COLUMNS = ("inflow_route", "first_followed_at", "last_followed_at", "blocked_at")

@@ -15,13 +15,13 @@ from typing import IO, Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.friends.csv_apply import Row, apply_rows, plan_rows
 from enishi.friends.csv_read import MAX_ERRORS, Progress, Report, detect_encoding, records
 from enishi.friends.models import AttributeDef
 from enishi.friends.service import list_attribute_defs
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError
-from enishi.operators.audit import record
 
 AUDITED = ("apply", "rows", "created", "updated", "unchanged", "error_count")  # report keys
 

@@ -12,6 +12,8 @@ from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.db.base import Json, UTCDateTime, utcnow
 from enishi.friends.models import (
     UNKNOWN,
@@ -22,9 +24,7 @@ from enishi.friends.models import (
     FriendTag,
     Tag,
 )
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError
-from enishi.operators.audit import record
 
 LINE_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 ATTRIBUTE_TYPES = ("text", "number", "date", "choice")

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.auth import current_account, current_actor
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
 from enishi.deps import AppState, app_state, db_session
 from enishi.inflow.models import InflowRoute
 from enishi.inflow.schemas import RouteCounts, RouteIn, RouteOut, RoutePatch
@@ -21,7 +22,6 @@ from enishi.inflow.service import (
     route_url,
     update_route,
 )
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError
 from enishi.kit.pagination import Page, check_limit, decode_cursor, encode_cursor
 

@@ -21,16 +21,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.config import Settings
 from enishi.db.base import utcnow
 from enishi.friends.models import BLOCKED, FOLLOWING, Friend
 from enishi.friends.service import LINE_USER_ID, record_activity
 from enishi.inflow.models import InflowRoute, RouteVisit
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError, not_found
 from enishi.line.errors import LineError
 from enishi.line.gateway import BotInfo, LineGateway
-from enishi.operators.audit import record
 
 log = logging.getLogger(__name__)
 

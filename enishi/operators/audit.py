@@ -1,46 +1,16 @@
-"""The audit log: `record(...)` in the same transaction as the change it describes."""
+"""The audit log as the dashboard reads it: entries with their operator or API key, newest
+first (the services write them with enishi.audit.service.record)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import ApiKey
-from enishi.kit.actor import Actor
-from enishi.operators.models import AuditEntry, Operator
+from enishi.audit.models import AuditEntry
+from enishi.operators.models import Operator
 
 Row = tuple[AuditEntry, Operator | None, ApiKey | None]
-
-
-def record(
-    session: Session,
-    *,
-    actor: Actor,
-    action: str,
-    account_id: int | None = None,
-    target: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Log one action, e.g. `record(session, actor=actor, action="delivery.scheduled",
-    account_id=1, target="delivery:42", details={"audience": "all"})`. Services performing
-    an audited action call it themselves, so every door (dashboard, REST API, CLI) is logged.
-
-    Action names are `<area>.<verb>`. Never put secrets in `details`."""
-    entry = AuditEntry(
-        action=action,
-        account_id=account_id,
-        operator_id=actor.operator_id,
-        api_key_id=actor.api_key_id,
-        origin=actor.origin,
-        cli_user=actor.cli_user,
-        target=target,
-        details=details or {},
-    )
-    session.add(entry)
-    session.flush()
-    return entry
 
 
 def entries_for_account(

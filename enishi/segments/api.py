@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from enishi.accounts.auth import current_account, current_actor
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
 from enishi.deps import db_session
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError
 from enishi.kit.pagination import check_limit, decode_cursor, encode_cursor
 from enishi.segments import service

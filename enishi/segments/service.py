@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.db.base import utcnow
 from enishi.friends.models import Friend
-from enishi.kit.actor import Actor
 from enishi.kit.errors import ApiError, not_found
-from enishi.operators.audit import record
 from enishi.segments.compiler import audience_clause
 from enishi.segments.language import Definition, SegmentError, SegmentInvalid
 from enishi.segments.models import Segment

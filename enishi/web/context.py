@@ -12,9 +12,9 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor, client_ip
+from enishi.audit.service import record
 from enishi.deps import db_session
-from enishi.kit.actor import Actor, client_ip
-from enishi.operators.audit import record
 from enishi.operators.models import Operator, OperatorSession
 from enishi.operators.roles import Role
 from enishi.operators.service import AccountChoice, accounts_for, role_on

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 import enishi.friends.api as friends_api
+from enishi.audit.actor import Actor
 from enishi.friends.models import UNKNOWN, Friend, FriendActivity, FriendAttribute, FriendTag
 from enishi.friends.service import add_tag, set_attribute
-from enishi.kit.actor import Actor
 from enishi.members.models import MemberLink
 from tests.friends.conftest import make_friend, uid
 

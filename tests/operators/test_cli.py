@@ -7,10 +7,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from enishi.app import build_state
+from enishi.audit.models import AuditEntry
 from enishi.cli.main import app
 from enishi.config import get_settings
 from enishi.db.engine import make_engine
-from enishi.operators.models import AuditEntry, Operator, OperatorRole
+from enishi.operators.models import Operator, OperatorRole
 from enishi.operators.passwords import verify_password
 from enishi.operators.service import authenticate, operator_by_email
 from enishi.operators.sessions import operator_for_token, start_session

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.db.base import utcnow
-from enishi.kit.actor import Actor
-from enishi.operators.audit import entries_for_account, installation_entries, record
+from enishi.operators.audit import entries_for_account, installation_entries
 from enishi.operators.models import Operator, OperatorSession
 from enishi.operators.roles import Role, may_assign
 from enishi.operators.service import (

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from enishi.accounts.models import Account
-from enishi.kit.actor import Actor
-from enishi.operators.audit import record
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.operators.roles import Role
 from tests.web.conftest import add_operator, login
 

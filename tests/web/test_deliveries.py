@@ -11,13 +11,13 @@ import httpx
 import pytest
 from sqlalchemy import insert, select
 
+from enishi.audit.actor import Actor
+from enishi.audit.models import AuditEntry
 from enishi.db.base import utcnow
 from enishi.delivery import service
 from enishi.delivery.models import Delivery
 from enishi.delivery.schemas import DeliveryCreate
 from enishi.friends.models import FOLLOWING, Friend
-from enishi.kit.actor import Actor
-from enishi.operators.models import AuditEntry
 from enishi.operators.roles import Role
 from enishi.segments.service import create_segment
 from tests.delivery.conftest import mirror_friends

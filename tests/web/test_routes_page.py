@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
+from enishi.audit.models import AuditEntry
 from enishi.friends.service import get_or_create_friend
 from enishi.inflow.models import InflowRoute
 from enishi.inflow.service import create_route, route_counts
-from enishi.kit.actor import Actor
-from enishi.operators.models import AuditEntry
 from enishi.operators.roles import Role
 from enishi.web.pages.routes import PAGE_SIZE
 from tests.web.conftest import add_account, csrf_of

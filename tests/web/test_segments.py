@@ -9,10 +9,10 @@ import re
 import pytest
 from sqlalchemy import select
 
+from enishi.audit.actor import Actor
+from enishi.audit.models import AuditEntry
 from enishi.friends.models import BLOCKED
 from enishi.friends.service import add_tag
-from enishi.kit.actor import Actor
-from enishi.operators.models import AuditEntry
 from enishi.operators.roles import Role
 from enishi.segments.models import Segment
 from tests.friends.conftest import make_friend

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor, client_ip
+from enishi.audit.service import record
 from enishi.deps import db_session
-from enishi.kit.actor import Actor, client_ip
-from enishi.operators.audit import record
 from enishi.operators.passwords import MAX_LENGTH, MIN_LENGTH, verify_password
 from enishi.operators.service import OperatorError, change_password
 from enishi.operators.sessions import start_session
