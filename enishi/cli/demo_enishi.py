@@ -181,7 +181,9 @@ def set_up_installation(state: AppState, files: DemoFiles) -> dict[str, str]:
             cost_per_message_jpy=Decimal("3"),
             login_channel_id=files.login_channel_id,
         )
-        _, files.api_key = create_api_key(session, account, "virtual shop (demo)")
+        _, files.api_key = create_api_key(
+            session, account, "virtual shop (demo)", actor=Actor.cli()
+        )
         files.account_id = account.id
         return {
             trait: create_route(session, account, name, code=route_code(trait), actor=actor).code
