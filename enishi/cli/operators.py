@@ -150,14 +150,7 @@ def operator_disable(email: str = typer.Option(..., help="Login email.")) -> Non
     def disable(session, operator) -> str:
         if operator.disabled:
             return f"{operator.email} は既に利用停止中です / already disabled"
-        ended = set_disabled(session, operator, True)
-        record(
-            session,
-            actor=Actor.cli(),
-            action="operator.disabled",
-            target=f"operator:{operator.id}",
-            details={"email": operator.email, "sessions_ended": ended, "via": "cli"},
-        )
+        ended = set_disabled(session, operator, True, actor=Actor.cli())
         return f"{operator.email} の利用を停止しました / disabled ({ended} session(s) ended)"
 
     console.print(_change_operator(email, disable))
@@ -170,14 +163,7 @@ def operator_enable(email: str = typer.Option(..., help="Login email.")) -> None
     def enable(session, operator) -> str:
         if not operator.disabled:
             return f"{operator.email} は利用中です / not disabled"
-        set_disabled(session, operator, False)
-        record(
-            session,
-            actor=Actor.cli(),
-            action="operator.enabled",
-            target=f"operator:{operator.id}",
-            details={"email": operator.email, "via": "cli"},
-        )
+        set_disabled(session, operator, False, actor=Actor.cli())
         return f"{operator.email} の利用を再開しました / enabled"
 
     console.print(_change_operator(email, enable))

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
 from enishi.audit.actor import Actor, client_ip
-from enishi.audit.service import record
 from enishi.deps import db_session
 from enishi.operators.models import Operator, OperatorSession
 from enishi.operators.roles import Role
@@ -75,24 +74,6 @@ class AccountPage:
         if row is None or row.account_id != self.account.id:
             raise PageError(404, N_("ページが見つかりません。"))
         return row
-
-    def audit(
-        self,
-        session: Session,
-        *,
-        action: str,
-        target: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        """Log what this operator did on this account (enishi.operators.audit.record)."""
-        record(
-            session,
-            actor=self.actor,
-            action=action,
-            account_id=self.account.id,
-            target=target,
-            details=details,
-        )
 
 
 def signed_in_with_any_password(

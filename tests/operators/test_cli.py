@@ -128,7 +128,11 @@ def test_disable_and_enable_end_sessions_and_are_audited(env):
                 ("operator.disabled", None),
                 ("operator.enabled", None),
             ]
-            assert entries[1].details["via"] == "cli"
+            # the CLI is the actor: its user, from "cli", no operator or API key
+            assert {(e.origin, e.operator_id, e.api_key_id) for e in entries[1:]} == {
+                ("cli", None, None)
+            }
+            assert entries[1].cli_user and entries[1].details["sessions_ended"] == 1
     finally:
         state.close()
 

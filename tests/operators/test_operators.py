@@ -208,9 +208,9 @@ def test_reset_password_gives_a_one_time_password(db):
 def test_disabling_ends_sessions_and_re_enabling_does_not_start_any(db):
     operator = create_operator(db, email="d@example.jp", password="long enough pw")
     token = start_session(db, operator, ip=None, user_agent=None)
-    assert set_disabled(db, operator, True) == 1
+    assert set_disabled(db, operator, True, actor=Actor.cli()) == 1
     assert operator_for_token(db, token) is None and operator.disabled
-    assert set_disabled(db, operator, False) == 0 and not operator.disabled
+    assert set_disabled(db, operator, False, actor=Actor.cli()) == 0 and not operator.disabled
     assert authenticate(db, "d@example.jp", "long enough pw") is operator
 
 
