@@ -1,6 +1,7 @@
 """Every domain's tables, imported in one place for Alembic and for create_all in tests."""
 
 from enishi.accounts.models import Account, ApiKey
+from enishi.audit.models import AuditEntry
 from enishi.db.base import Base
 from enishi.delivery.models import Delivery, DeliveryListMember, DeliveryRecipient
 from enishi.events.models import DomainEvent, EventDelivery
@@ -16,7 +17,6 @@ from enishi.friends.models import (
 from enishi.inflow.models import InflowRoute, RouteVisit
 from enishi.members.models import LinkNonce, MemberLink
 from enishi.operators.models import (
-    AuditEntry,
     LoginFailure,
     Operator,
     OperatorRole,

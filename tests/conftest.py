@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from enishi.accounts.service import create_account, create_api_key
 from enishi.app import create_app
+from enishi.audit.actor import Actor
 from enishi.config import Settings
 from enishi.db.engine import make_engine
 from enishi.db.migrate import upgrade
@@ -144,7 +145,7 @@ def api_account(client, state) -> ApiAccount:
             channel_secret="0123456789abcdef0123456789abcdef",
             access_token="token-abc",
         )
-        _, key = create_api_key(session, account, "tests")
+        _, key = create_api_key(session, account, "tests", actor=Actor.cli())
         account_id = account.id
     return ApiAccount(
         account_id, "2000000001", "0123456789abcdef0123456789abcdef", "token-abc", key

@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 
 from enishi.accounts.service import create_account, create_api_key
 from enishi.app import create_app
+from enishi.audit.actor import Actor
 from enishi.deps import AppState
 from enishi.webhook.models import PENDING, WebhookEvent
 from enishi.worker.registry import pollers
@@ -175,7 +176,7 @@ def start_e2e(
             )
             account.bot_user_id = running.channel.bot_user_id
             account.basic_id = running.channel.basic_id
-            _, api_key = create_api_key(session, account, "e2e")
+            _, api_key = create_api_key(session, account, "e2e", actor=Actor.cli())
             account_id = account.id
         threads.append(ServerThread(app, reserved).begin())
         return E2E(

@@ -83,7 +83,8 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def test_the_rooms_import_each_other_without_a_cycle():
-    """Layering, bottom up: shared infrastructure (config, db, kit, line, deps, events) →
+    """Layering, bottom up: shared infrastructure (config, db, kit, line, deps, events,
+    audit) →
     accounts, operators → friends → the domains built on friends (inflow, members,
     tracking; segments, whose conditions those domains register) → delivery, analytics,
     webhook → the composition layer (app, api, models, wiring, cli, web, worker,
@@ -112,6 +113,7 @@ def test_the_rooms_import_each_other_without_a_cycle():
 
 def test_friends_and_segments_import_no_domain_above_them():
     graph = import_graph()
-    assert graph["friends"] <= {"accounts", "db", "deps", "events", "kit"}
-    assert graph["segments"] <= {"accounts", "db", "deps", "friends", "kit"}
+    assert graph["friends"] <= {"accounts", "audit", "db", "deps", "events", "kit"}
+    assert graph["segments"] <= {"accounts", "audit", "db", "deps", "friends", "kit"}
+    assert graph["audit"] <= {"db"}  # every service records its audited actions
     assert graph["events"] <= {"db"}

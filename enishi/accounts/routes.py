@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from enishi.accounts.auth import current_account
+from enishi.accounts import service
+from enishi.accounts.auth import current_account, current_actor
 from enishi.accounts.models import Account, ApiKey
 from enishi.accounts.schemas import AccountOut, AccountPatch, ApiKeyCreated, ApiKeyIn, ApiKeyOut
-from enishi.accounts.service import create_api_key
-from enishi.db.base import utcnow
+from enishi.audit.actor import Actor
 from enishi.deps import AppState, app_state, db_session
 from enishi.kit.errors import not_found
 
@@ -26,18 +26,13 @@ def get_account(account: Account = Depends(current_account)) -> Account:
 def patch_account(
     patch: AccountPatch,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     state: AppState = Depends(app_state),
     session: Session = Depends(db_session, scope="function"),
 ) -> Account:
-    changes = patch.model_dump(exclude_unset=True)
-    if (secret := changes.pop("channel_secret", None)) is not None:
-        account.channel_secret_sealed = state.box.seal(secret)
-    if (token := changes.pop("access_token", None)) is not None:
-        account.access_token_sealed = state.box.seal(token)
-    for key, value in changes.items():
-        setattr(account, key, value)
     session.add(account)
-    session.flush()
+    values = patch.model_dump(exclude_unset=True)
+    service.update_settings(session, account, values=values, box=state.box, actor=actor)
     return account
 
 
@@ -55,9 +50,10 @@ def list_api_keys(
 def new_api_key(
     body: ApiKeyIn,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
 ) -> ApiKeyCreated:
-    key, full = create_api_key(session, account, body.name)
+    key, full = service.create_api_key(session, account, body.name, actor=actor)
     return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=full)
 
 
@@ -65,9 +61,10 @@ def new_api_key(
 def revoke_api_key(
     key_id: int,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
 ) -> None:
     key = session.get(ApiKey, key_id)
     if key is None or key.account_id != account.id:
         raise not_found("API key")
-    key.revoked_at = key.revoked_at or utcnow()
+    service.revoke_api_key(session, key, actor=actor)

@@ -7,11 +7,14 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account, ApiKey
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.db.base import utcnow
 from enishi.kit.crypto import SecretBox, api_key_prefix, hash_api_key, new_api_key
 from enishi.kit.errors import ApiError
@@ -51,16 +54,82 @@ def create_account(
     return account
 
 
-def create_api_key(session: Session, account: Account, name: str) -> tuple[ApiKey, str]:
+def create_api_key(
+    session: Session, account: Account, name: str, *, actor: Actor
+) -> tuple[ApiKey, str]:
     """The stored key and the full key, which is shown this once and never again."""
     full, prefix, digest = new_api_key()
     key = ApiKey(account_id=account.id, name=name, prefix=prefix, key_hash=digest)
     session.add(key)
     session.flush()
+    _audit_key(session, actor, "api_key.created", key)
     return key, full
 
 
-def account_for_api_key(session: Session, key: str) -> Account | None:
+def revoke_api_key(session: Session, key: ApiKey, *, actor: Actor) -> None:
+    """Revoke the key now (audited); an already revoked key stays as it is."""
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        _audit_key(session, actor, "api_key.revoked", key)
+
+
+def _audit_key(session: Session, actor: Actor, action: str, key: ApiKey) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        account_id=key.account_id,
+        target=f"api_key:{key.id}",
+        details={"name": key.name, "prefix": key.prefix},
+    )
+
+
+CREDENTIALS = ("channel_secret", "access_token")
+
+
+def update_settings(
+    session: Session, account: Account, *, values: dict[str, Any], box: SecretBox, actor: Actor
+) -> None:
+    """Apply settings, the credentials sealed. Audited: `settings.updated` with each changed
+    field as [old, new]; `settings.channel_updated` with the names of the credentials
+    replaced, never their values."""
+    replaced = sorted(key for key in CREDENTIALS if values.get(key))
+    for key in replaced:
+        setattr(account, f"{key}_sealed", box.seal(values[key]))
+    changes = {}
+    for field, value in values.items():
+        if field not in CREDENTIALS and getattr(account, field) != value:
+            changes[field] = [_plain(getattr(account, field)), _plain(value)]
+            setattr(account, field, value)
+    session.flush()
+    target = f"account:{account.id}"
+    if changes:
+        record(
+            session,
+            actor=actor,
+            action="settings.updated",
+            account_id=account.id,
+            target=target,
+            details=changes,
+        )
+    if replaced:
+        record(
+            session,
+            actor=actor,
+            action="settings.channel_updated",
+            account_id=account.id,
+            target=target,
+            details={"changed": replaced},
+        )
+
+
+def _plain(value: object) -> object:
+    """A JSON-friendly value for the audit details."""
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def account_for_api_key(session: Session, key: str) -> tuple[Account, ApiKey] | None:
+    """The account of a valid (unrevoked) key, and the key: the REST API's audit actor."""
     if api_key_prefix(key) is None:
         return None
     row = session.execute(
@@ -74,7 +143,7 @@ def account_for_api_key(session: Session, key: str) -> Account | None:
     now = utcnow()
     if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
         session.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
-    return account
+    return account, api_key
 
 
 @dataclass(frozen=True)

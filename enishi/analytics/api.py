@@ -9,7 +9,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
-from enishi.accounts.auth import current_account
+from enishi.accounts.auth import current_account, current_actor
 from enishi.accounts.models import Account
 from enishi.analytics import click_segments as cs
 from enishi.analytics.click_reports import frequency_report, recency_report
@@ -29,6 +29,7 @@ from enishi.analytics.schemas import (
     OverviewOut,
     RecencyOut,
 )
+from enishi.audit.actor import Actor
 from enishi.db.base import utcnow
 from enishi.delivery import quota
 from enishi.deps import AppState, app_state, db_session
@@ -151,6 +152,7 @@ def get_frequency_csv(
 def post_click_segment(
     body: ClickSegmentIn,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Save a recency or frequency range as a segment, ready to deliver to."""
@@ -168,7 +170,8 @@ def post_click_segment(
         assert f is not None
         definition = cs.frequency_definition(f.min_clicks, f.max_clicks, f.lookback_days, flt)
         label = cs.frequency_label(f.min_clicks, f.max_clicks, f.lookback_days, flt)
-    segment, count = cs.save_click_segment(session, account.id, body.name or label, definition)
+    name = body.name or label
+    segment, count = cs.save_click_segment(session, account.id, name, definition, actor=actor)
     return {
         "id": segment.id,
         "name": segment.name,

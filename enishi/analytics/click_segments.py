@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor
 from enishi.kit.errors import ApiError
 from enishi.segments.language import LANGUAGE_VERSION, MAX_DAYS
 from enishi.segments.models import Segment
@@ -120,9 +121,13 @@ def frequency_label(min_clicks: int, max_clicks: int | None, lookback_days: int,
 
 
 def save_click_segment(
-    session: Session, account_id: int, name: str, definition: dict[str, Any]
+    session: Session, account_id: int, name: str, definition: dict[str, Any], *, actor: Actor
 ) -> tuple[Segment, int]:
     """Save the segment (validated against the account like any other) and count who it
-    targets now. Never commits."""
-    segment = create_segment(session, account_id, name, definition)
-    return segment, count_segment(session, account_id, segment.definition)
+    targets now; the audit entry keeps that count. Never commits."""
+    friends = count_segment(session, account_id, definition)
+    extra = {"source": "click_analysis", "friends": friends}
+    segment = create_segment(
+        session, account_id, name, definition, actor=actor, audit_details=extra
+    )
+    return segment, friends

@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 
 from enishi.accounts.models import Account
 from enishi.accounts.service import create_account, create_api_key
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.config import Settings
 from enishi.db.engine import make_engine
 from enishi.db.migrate import upgrade
@@ -31,7 +33,6 @@ from enishi.delivery.outbound import requests_of
 from enishi.deps import AppState
 from enishi.friends.models import Friend
 from enishi.inflow.service import create_route
-from enishi.operators.audit import record
 from enishi.operators.service import create_operator
 from enishi.sending.models import OutboundRequest
 from enishi.tracking.models import Click, Conversion, Link
@@ -158,15 +159,15 @@ def is_empty(state: AppState) -> bool:
 def set_up_installation(state: AppState, files: DemoFiles) -> dict[str, str]:
     """The owner login, the account wired to the emulator channel, an API key for the
     virtual shop, and one inflow route per route trait. Returns trait -> route code."""
+    actor = Actor.cli()
     with state.sessions.begin() as session:
         owner = create_operator(
             session, email=files.email, password=files.password, name="デモオーナー", is_owner=True
         )
         record(
             session,
+            actor=actor,
             action="operator.created",
-            account_id=None,
-            operator_id=None,
             target=f"operator:{owner.id}",
             details={"email": owner.email, "owner": True, "via": "demo"},
         )
@@ -180,10 +181,12 @@ def set_up_installation(state: AppState, files: DemoFiles) -> dict[str, str]:
             cost_per_message_jpy=Decimal("3"),
             login_channel_id=files.login_channel_id,
         )
-        _, files.api_key = create_api_key(session, account, "virtual shop (demo)")
+        _, files.api_key = create_api_key(
+            session, account, "virtual shop (demo)", actor=Actor.cli()
+        )
         files.account_id = account.id
         return {
-            trait: create_route(session, account, name, code=route_code(trait)).code
+            trait: create_route(session, account, name, code=route_code(trait), actor=actor).code
             for trait, name in ROUTES.items()
         }
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from enishi.accounts.models import Account
 from enishi.app import build_state
+from enishi.audit.actor import Actor
 from enishi.config import get_settings
 from enishi.deps import AppState
 from enishi.friends.csv_export import export_csv
@@ -114,7 +115,12 @@ def import_command(
 
             with file.open("rb") as source:
                 report = import_csv(
-                    state.sessions, account_id, source, apply=apply, progress=advance
+                    state.sessions,
+                    account_id,
+                    source,
+                    apply=apply,
+                    progress=advance,
+                    actor=Actor.cli(),
                 )
     except ApiError as error:
         console.print(f"[red]エラー / error:[/] {error.message}")

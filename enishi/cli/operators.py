@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from enishi.accounts.models import Account
 from enishi.app import build_state
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.cli.server import _upgrade
 from enishi.config import get_settings
-from enishi.operators.audit import record
 from enishi.operators.models import Operator, OperatorRole
 from enishi.operators.roles import ROLE_KEYS, Role
 from enishi.operators.service import (
@@ -75,6 +76,7 @@ def operator_create(
                 set_role(session, operator, account_id, Role.parse(role))
             record(
                 session,
+                actor=Actor.cli(),
                 action="operator.created",
                 account_id=account_id,
                 target=f"operator:{operator.id}",
@@ -148,13 +150,7 @@ def operator_disable(email: str = typer.Option(..., help="Login email.")) -> Non
     def disable(session, operator) -> str:
         if operator.disabled:
             return f"{operator.email} は既に利用停止中です / already disabled"
-        ended = set_disabled(session, operator, True)
-        record(
-            session,
-            action="operator.disabled",
-            target=f"operator:{operator.id}",
-            details={"email": operator.email, "sessions_ended": ended, "via": "cli"},
-        )
+        ended = set_disabled(session, operator, True, actor=Actor.cli())
         return f"{operator.email} の利用を停止しました / disabled ({ended} session(s) ended)"
 
     console.print(_change_operator(email, disable))
@@ -167,13 +163,7 @@ def operator_enable(email: str = typer.Option(..., help="Login email.")) -> None
     def enable(session, operator) -> str:
         if not operator.disabled:
             return f"{operator.email} は利用中です / not disabled"
-        set_disabled(session, operator, False)
-        record(
-            session,
-            action="operator.enabled",
-            target=f"operator:{operator.id}",
-            details={"email": operator.email, "via": "cli"},
-        )
+        set_disabled(session, operator, False, actor=Actor.cli())
         return f"{operator.email} の利用を再開しました / enabled"
 
     console.print(_change_operator(email, enable))
@@ -190,6 +180,7 @@ def operator_reset_password(email: str = typer.Option(..., help="Login email."))
         clear_failures(session, operator.email)
         record(
             session,
+            actor=Actor.cli(),
             action="operator.password_reset",
             target=f"operator:{operator.id}",
             details={"email": operator.email, "via": "cli"},

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from enishi.accounts.service import create_account, create_api_key
 from enishi.app import build_state, create_app
+from enishi.audit.actor import Actor
 from enishi.config import get_settings
 from enishi.db.engine import make_engine
 from enishi.db.migrate import upgrade
@@ -154,7 +155,7 @@ def account_create(
                 monthly_quota=quota,
                 login_channel_id=login_channel_id,
             )
-            _, key = create_api_key(session, account, "cli")
+            _, key = create_api_key(session, account, "cli", actor=Actor.cli())
             account_id = account.id
     except ApiError as error:
         console.print(f"[red]エラー / error:[/] {error.message}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
-from enishi.accounts.auth import current_account
+from enishi.accounts.auth import current_account, current_actor
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
 from enishi.delivery import analysis, quota, scheduler, service
 from enishi.delivery.schemas import (
     DeliveryCreate,
@@ -40,10 +41,11 @@ def _cursor(cursor: str | None) -> int | None:
 def create(
     body: DeliveryCreate,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
 ) -> DeliveryOut:
     """Create a draft delivery (配信の下書き)."""
-    delivery = service.create_delivery(session, account.id, body)
+    delivery = service.create_delivery(session, account.id, body, actor=actor)
     return service.delivery_out(session, delivery, with_progress=False)
 
 
@@ -91,9 +93,11 @@ def get(
 def delete(
     delivery_id: int,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    service.delete_delivery(session, service.get_delivery(session, account.id, delivery_id))
+    delivery = service.get_delivery(session, account.id, delivery_id)
+    service.delete_delivery(session, delivery, actor=actor)
     return Response(status_code=204)
 
 
@@ -139,6 +143,7 @@ def schedule(
     delivery_id: int,
     body: ScheduleIn | None = None,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
     state: AppState = Depends(app_state),
 ) -> DeliveryOut:
@@ -152,6 +157,7 @@ def schedule(
         account=account,
         send_at=body.send_at or delivery.send_at,
         spread_until=body.spread_until or delivery.spread_until,
+        actor=actor,
     )
     return service.delivery_out(session, delivery, with_progress=False)
 
@@ -162,10 +168,11 @@ def _control(verb: str, change):
     def control(
         delivery_id: int,
         account: Account = Depends(current_account),
+        actor: Actor = Depends(current_actor),
         session: Session = Depends(db_session, scope="function"),
     ) -> DeliveryOut:
         delivery = service.get_delivery(session, account.id, delivery_id, lock=True)
-        change(session, delivery)
+        change(session, delivery, actor=actor)
         return service.delivery_out(session, delivery)
 
     control.__name__ = verb  # the OpenAPI operation's name, as a def of that name gives

@@ -11,6 +11,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.db.base import utcnow
 from enishi.delivery import quota
 from enishi.delivery.audience import audience_count
@@ -100,6 +102,7 @@ def schedule(
     account: Account,
     send_at: datetime | None,
     spread_until: datetime | None,
+    actor: Actor,
 ) -> None:
     if delivery.status != DRAFT:
         raise ApiError(
@@ -138,9 +141,31 @@ def schedule(
     delivery.send_at = send_at or now
     delivery.spread_until = spread_until
     delivery.error = delivery.error_code = None
+    _audit(
+        session,
+        actor,
+        "delivery.scheduled",
+        delivery,
+        {
+            "send_at": delivery.send_at.isoformat() if delivery.send_at else None,
+            "spread_until": delivery.spread_until.isoformat() if delivery.spread_until else None,
+            "audience": delivery.audience.get("type"),
+        },
+    )
 
 
-def pause(session: Session, delivery: Delivery) -> None:
+def _audit(session: Session, actor: Actor, action: str, delivery: Delivery, details: dict) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        account_id=delivery.account_id,
+        target=f"delivery:{delivery.id}",
+        details=details,
+    )
+
+
+def pause(session: Session, delivery: Delivery, *, actor: Actor) -> None:
     if delivery.status not in (SCHEDULED, SENDING):
         raise ApiError(
             409,
@@ -151,9 +176,10 @@ def pause(session: Session, delivery: Delivery) -> None:
         )
     delivery.status = PAUSED
     delivery.paused_at = utcnow()
+    _audit(session, actor, "delivery.paused", delivery, {"name": delivery.name})
 
 
-def resume(session: Session, delivery: Delivery) -> None:
+def resume(session: Session, delivery: Delivery, *, actor: Actor) -> None:
     if delivery.status != PAUSED:
         raise ApiError(
             409,
@@ -173,6 +199,7 @@ def resume(session: Session, delivery: Delivery) -> None:
             delivery.spread_until = delivery.spread_until + (now - paused_at)
     delivery.paused_at = None
     delivery.error = delivery.error_code = None
+    _audit(session, actor, "delivery.resumed", delivery, {"name": delivery.name})
 
 
 def _shift_pending(
@@ -194,7 +221,7 @@ def _shift_pending(
         )
 
 
-def cancel(session: Session, delivery: Delivery) -> None:
+def cancel(session: Session, delivery: Delivery, *, actor: Actor) -> None:
     if delivery.status not in (DRAFT, SCHEDULED, SENDING, PAUSED):
         raise ApiError(
             409,
@@ -203,6 +230,7 @@ def cancel(session: Session, delivery: Delivery) -> None:
             "status",
             params={"status": delivery.status},
         )
+    _audit(session, actor, "delivery.cancelled", delivery, {"name": delivery.name})
     now = utcnow()
     delivery.status = CANCELLED
     if delivery.started_at is None:

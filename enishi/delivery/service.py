@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import and_, case, delete, select
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.db.base import utcnow
 from enishi.delivery.audience import add_list, check_audience
 from enishi.delivery.compose import normalize_arms
@@ -79,7 +81,9 @@ def _checked(
     return arms, audience
 
 
-def create_delivery(session: Session, account_id: int, body: DeliveryCreate) -> Delivery:
+def create_delivery(
+    session: Session, account_id: int, body: DeliveryCreate, *, actor: Actor
+) -> Delivery:
     """A draft. Arms, audience and timing are checked now; messages are checked in full
     (with LINE) by validate and schedule."""
     arms, audience = _checked(session, account_id, body)
@@ -106,10 +110,24 @@ def create_delivery(session: Session, account_id: int, body: DeliveryCreate) -> 
     if audience["type"] == "list":
         id_type = audience["id_type"]
         add_list(session, delivery, id_type, body.audience.get(f"{id_type}s") or [])
+    _audit_draft(session, actor, "delivery.created", delivery)
     return delivery
 
 
-def update_draft(session: Session, delivery: Delivery, body: DeliveryCreate) -> Delivery:
+def _audit_draft(session: Session, actor: Actor, action: str, delivery: Delivery) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        account_id=delivery.account_id,
+        target=f"delivery:{delivery.id}",
+        details={"name": delivery.name, "audience": delivery.audience.get("type")},
+    )
+
+
+def update_draft(
+    session: Session, delivery: Delivery, body: DeliveryCreate, *, actor: Actor
+) -> Delivery:
     """Replace a draft's content (the dashboard's edit). A list audience given without IDs
     keeps the list uploaded so far; given with IDs, it replaces it."""
     if delivery.status != DRAFT:
@@ -134,6 +152,7 @@ def update_draft(session: Session, delivery: Delivery, body: DeliveryCreate) -> 
     if audience["type"] == "list" and not keeps_list:
         id_type = audience["id_type"]
         add_list(session, delivery, id_type, body.audience.get(f"{id_type}s") or [])
+    _audit_draft(session, actor, "delivery.updated", delivery)
     return delivery
 
 
@@ -164,7 +183,7 @@ def upload_list(session: Session, delivery: Delivery, id_type: str, ids: list[An
     return add_list(session, delivery, id_type, ids)
 
 
-def delete_delivery(session: Session, delivery: Delivery) -> None:
+def delete_delivery(session: Session, delivery: Delivery, *, actor: Actor) -> None:
     """Delete a draft or a cancelled delivery that never sent, with its rows."""
     if delivery.status not in (DRAFT, CANCELLED) or delivery.started_at is not None:
         raise ApiError(
@@ -176,6 +195,14 @@ def delete_delivery(session: Session, delivery: Delivery) -> None:
     for model in (DeliveryRecipient, DeliveryListMember):
         session.execute(delete(model).where(model.delivery_id == delivery.id))
     session.execute(delete(OutboundRequest).where(requests_of(delivery.id)))
+    record(
+        session,
+        actor=actor,
+        action="delivery.deleted",
+        account_id=delivery.account_id,
+        target=f"delivery:{delivery.id}",
+        details={"name": delivery.name},
+    )
     session.delete(delivery)
 
 

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from enishi.accounts.auth import current_account
+from enishi.accounts.auth import current_account, current_actor
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
 from enishi.db.base import utcnow
 from enishi.deps import AppState, app_state, db_session
 from enishi.friends import queries, service
-from enishi.friends.csv_export import export_csv
+from enishi.friends.csv_export import export_csv, record_export
 from enishi.friends.csv_io import import_csv
 from enishi.friends.models import Friend
 from enishi.friends.queries import FriendFilter
@@ -92,12 +93,14 @@ def count_friends(
 def export_friends(
     filters: FriendFilter = Depends(friend_filter),
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
     state: AppState = Depends(app_state),
 ) -> StreamingResponse:
     """CSV (UTF-8 with BOM, for Excel) of the friends matching the filters, streamed."""
-    session.commit()  # end the request's transaction now: the stream reads in its own
     account_id, timezone = account.id, account.timezone
+    record_export(session, actor=actor, account_id=account_id, filters=filters)
+    session.commit()  # end the request's transaction now: the stream reads in its own
 
     def body():
         with state.sessions() as reader:
@@ -119,6 +122,7 @@ def import_friends(
         description="all: only if every row is valid; valid: the valid rows; none: validate only",
     ),
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
     state: AppState = Depends(app_state),
 ) -> dict[str, Any]:
@@ -138,7 +142,7 @@ def import_friends(
     # The import writes in short transactions of its own; the request's must not hold
     # SQLite's write lock (API-key bookkeeping) meanwhile.
     session.commit()
-    return import_csv(state.sessions, account.id, file.file, apply=apply)
+    return import_csv(state.sessions, account.id, file.file, apply=apply, actor=actor)
 
 
 @router.get("/friends/{line_user_id}", response_model=FriendDetail)
@@ -155,6 +159,7 @@ def patch_friend(
     line_user_id: str,
     patch: FriendPatch,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Attributes, tags and notes, all or nothing; each change shows on the timeline."""
@@ -166,6 +171,7 @@ def patch_friend(
         tags_add=patch.tags_add,
         tags_remove=patch.tags_remove,
         notes=patch.notes if "notes" in patch.model_fields_set else service.UNCHANGED,
+        actor=actor,
     )
     return queries.friend_detail(session, friend)
 

@@ -15,8 +15,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.friends.models import AttributeDef
-from enishi.friends.queries import FriendFilter, attributes_of, iter_friend_chunks, tags_of
+from enishi.friends.queries import (
+    FriendFilter,
+    attributes_of,
+    filter_query,
+    iter_friend_chunks,
+    tags_of,
+)
 from enishi.friends.references import routes as routes_of
 from enishi.friends.service import list_attribute_defs
 
@@ -47,6 +55,21 @@ def unguard(text: str) -> str:
 
 def export_header(defs: list[AttributeDef]) -> list[str]:
     return [*BASE_COLUMNS, *(ATTR_PREFIX + d.key for d in defs), *READONLY_COLUMNS]
+
+
+def record_export(
+    session: Session, *, actor: Actor, account_id: int, filters: FriendFilter
+) -> None:
+    """Audit an export before its first byte: the caller commits it at once, so the entry
+    stands whether or not the download completes."""
+    record(
+        session,
+        actor=actor,
+        action="friends.exported",
+        target=f"account:{account_id}",
+        account_id=account_id,
+        details={"filters": filter_query(filters)},
+    )
 
 
 def export_csv(

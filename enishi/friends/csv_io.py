@@ -15,11 +15,15 @@ from typing import IO, Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.friends.csv_apply import Row, apply_rows, plan_rows
 from enishi.friends.csv_read import MAX_ERRORS, Progress, Report, detect_encoding, records
 from enishi.friends.models import AttributeDef
 from enishi.friends.service import list_attribute_defs
 from enishi.kit.errors import ApiError
+
+AUDITED = ("apply", "rows", "created", "updated", "unchanged", "error_count")  # report keys
 
 
 def import_csv(
@@ -30,9 +34,11 @@ def import_csv(
     apply: str = "all",
     progress: Progress | None = None,
     max_errors: int = MAX_ERRORS,
+    actor: Actor,
 ) -> dict[str, Any]:
     """Validate a CSV file of friends and (depending on `apply`) write it; the report.
-    `source` is a seekable binary file (it is read twice and left open)."""
+    `source` is a seekable binary file (it is read twice and left open). An import that
+    wrote anything is audited once it is done."""
     if apply not in ("all", "valid", "none"):
         raise ApiError(422, "invalid", "apply is all, valid or none", "apply")
     report = Report(apply=apply, max_errors=max_errors)
@@ -46,7 +52,18 @@ def import_csv(
     if apply == "all" and report.error_count:
         return report.as_dict()  # all or nothing: nothing
     _apply(sessions, account_id, source, defs, report, invalid, progress)
-    return report.as_dict()
+    result = report.as_dict()
+    if result["applied"]:
+        with sessions.begin() as session:
+            record(
+                session,
+                actor=actor,
+                action="friends.imported",
+                account_id=account_id,
+                target=f"account:{account_id}",
+                details={key: result[key] for key in AUDITED},
+            )
+    return result
 
 
 def _validate(

@@ -40,6 +40,19 @@ class FriendFilter:
     has_member: bool | None = None
 
 
+def filter_query(filters: FriendFilter) -> dict[str, str]:
+    """The filters as query parameters (for the next page, the export link and
+    the export's audit entry)."""
+    values = {
+        "q": filters.q,
+        "status": filters.status,
+        "tag": filters.tag,
+        "route_id": filters.route_id,
+        "has_member": {True: "yes", False: "no"}.get(filters.has_member),
+    }
+    return {k: str(v) for k, v in values.items() if v is not None}
+
+
 def filter_conditions(
     session: Session, account_id: int, filters: FriendFilter
 ) -> list[ColumnElement[bool]]:

@@ -12,6 +12,8 @@ from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.db.base import Json, UTCDateTime, utcnow
 from enishi.events.service import Event, publish, publish_many
 from enishi.friends.models import (
@@ -469,11 +471,12 @@ def update_friend(
     notes: Any = UNCHANGED,
     source: str = "api",
     at: datetime | None = None,
+    actor: Actor,
 ) -> list[dict[str, Any]]:
     """Set attributes (None clears one), add and remove tags, replace notes. Everything is
     checked before anything changes, so a bad value changes nothing (the first error names
     its field). Each real change is recorded as activity for the timeline; the changes are
-    returned as [{"kind", **data}]."""
+    returned as [{"kind", **data}] and audited (no change: no entry)."""
     at = at or utcnow()
     parsed: list[tuple[AttributeDef, dict[str, Any]]] = []
     for key, raw in (attributes or {}).items():
@@ -526,6 +529,15 @@ def update_friend(
         friend.notes = notes or None
         change("notes_set", length=len(notes or ""))
     session.flush()
+    if changes:
+        record(
+            session,
+            actor=actor,
+            action="friend.updated",
+            account_id=friend.account_id,
+            target=f"friend:{friend.id}",
+            details={"line_user_id": friend.line_user_id, "changes": changes},
+        )
     return changes
 
 

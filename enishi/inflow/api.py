@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
-from enishi.accounts.auth import current_account
+from enishi.accounts.auth import current_account, current_actor
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
 from enishi.deps import AppState, app_state, db_session
 from enishi.inflow.models import InflowRoute
 from enishi.inflow.schemas import RouteCounts, RouteIn, RouteOut, RoutePatch
@@ -49,11 +50,13 @@ def _one(session: Session, state: AppState, account: Account, route: InflowRoute
 def new_route(
     body: RouteIn,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     state: AppState = Depends(app_state),
     session: Session = Depends(db_session, scope="function"),
 ) -> RouteOut:
     """A route: its page is `{public_base_url}/r/{code}`; print `qr_url` on flyers."""
-    return _one(session, state, account, create_route(session, account, body.name, body.code))
+    route = create_route(session, account, body.name, body.code, actor=actor)
+    return _one(session, state, account, route)
 
 
 @router.get("", response_model=Page[RouteOut])
@@ -92,11 +95,12 @@ def patch_route(
     route_id: int,
     body: RoutePatch,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     state: AppState = Depends(app_state),
     session: Session = Depends(db_session, scope="function"),
 ) -> RouteOut:
     route = get_route(session, account.id, route_id)
-    update_route(session, route, name=body.name, code=body.code)
+    update_route(session, route, name=body.name, code=body.code, actor=actor)
     return _one(session, state, account, route)
 
 
@@ -104,10 +108,11 @@ def patch_route(
 def remove_route(
     route_id: int,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Deletes the route and its visits; its friends keep everything but the route."""
-    delete_route(session, get_route(session, account.id, route_id))
+    delete_route(session, get_route(session, account.id, route_id), actor=actor)
     return Response(status_code=204)
 
 

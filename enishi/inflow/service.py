@@ -21,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.config import Settings
 from enishi.db.base import utcnow
 from enishi.friends.models import BLOCKED, FOLLOWING, Friend
@@ -99,7 +101,7 @@ def _flush_unique(session: Session, route: InflowRoute) -> None:
 
 
 def create_route(
-    session: Session, account: Account, name: str, code: str | None = None
+    session: Session, account: Account, name: str, code: str | None = None, *, actor: Actor
 ) -> InflowRoute:
     name = name.strip()
     if not name or len(name) > 200:
@@ -107,12 +109,31 @@ def create_route(
     code = _check_code(session, code) if code is not None else _new_code(session)
     route = InflowRoute(account_id=account.id, name=name, code=code, created_at=utcnow())
     _flush_unique(session, route)
+    _audit(session, actor, "route.created", route, {"name": route.name, "code": route.code})
     return route
 
 
+def _audit(session: Session, actor: Actor, action: str, route: InflowRoute, details: dict) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        account_id=route.account_id,
+        target=f"route:{route.id}",
+        details=details,
+    )
+
+
 def update_route(
-    session: Session, route: InflowRoute, name: str | None = None, code: str | None = None
+    session: Session,
+    route: InflowRoute,
+    name: str | None = None,
+    code: str | None = None,
+    *,
+    actor: Actor,
 ) -> InflowRoute:
+    """Audited with the fields that changed (none changed: no entry)."""
+    before = {"name": route.name, "code": route.code}
     if name is not None:
         name = name.strip()
         if not name or len(name) > 200:
@@ -121,11 +142,16 @@ def update_route(
     if code is not None and code != route.code:
         route.code = _check_code(session, code, route.id)
     _flush_unique(session, route)
+    after = {"name": route.name, "code": route.code}
+    changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if changes:
+        _audit(session, actor, "route.updated", route, changes)
     return route
 
 
-def delete_route(session: Session, route: InflowRoute) -> None:
+def delete_route(session: Session, route: InflowRoute, *, actor: Actor) -> None:
     """The route and its visits go; its friends stay, with no route."""
+    _audit(session, actor, "route.deleted", route, {"name": route.name, "code": route.code})
     session.execute(
         update(Friend).where(Friend.inflow_route_id == route.id).values(inflow_route_id=None)
     )

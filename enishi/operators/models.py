@@ -1,14 +1,13 @@
-"""Operators, their roles per account, their login sessions, login failures, the audit log."""
+"""Operators, their roles per account, their login sessions, login failures."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from enishi.db.base import Base, BigId, Json, UTCDateTime, utcnow
+from enishi.db.base import Base, BigId, UTCDateTime, utcnow
 
 
 class Operator(Base):
@@ -72,19 +71,3 @@ class LoginFailure(Base):
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class AuditEntry(Base):
-    """Who did what, when, on which account: sends, segment edits, exports, settings."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_account_id_id", "account_id", "id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
-    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str | None] = mapped_column(String(200))
-    details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)

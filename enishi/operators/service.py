@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.operators.models import Operator, OperatorRole
 from enishi.operators.passwords import (
     MAX_LENGTH,
@@ -105,11 +108,42 @@ def reset_password(session: Session, operator: Operator) -> str:
     return password
 
 
-def set_disabled(session: Session, operator: Operator, disabled: bool) -> int:
-    """Disable (sessions end at once, login refused) or re-enable an operator.
-    Returns the sessions ended."""
+def set_disabled(
+    session: Session,
+    operator: Operator,
+    disabled: bool,
+    *,
+    actor: Actor,
+    account_id: int | None = None,
+) -> int:
+    """Disable (sessions end at once, login refused) or re-enable an operator, audited on
+    the account whose operators page did it (the CLI's on none). Returns the sessions
+    ended."""
     operator.disabled = disabled
-    return end_all_sessions(session, operator.id) if disabled else 0
+    if not disabled:
+        _audit(session, actor, "operator.enabled", account_id, operator, {})
+        return 0
+    ended = end_all_sessions(session, operator.id)
+    _audit(session, actor, "operator.disabled", account_id, operator, {"sessions_ended": ended})
+    return ended
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    account_id: int | None,
+    operator: Operator,
+    details: dict[str, Any],
+) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        account_id=account_id,
+        target=f"operator:{operator.id}",
+        details={"email": operator.email, **details},
+    )
 
 
 def switchable_operators(session: Session, actor: Operator, operator_ids: list[int]) -> set[int]:
@@ -233,6 +267,33 @@ def set_role(session: Session, operator: Operator, account_id: int, role: Role) 
     else:
         existing.role = role.key
     session.flush()
+
+
+def add_member(
+    session: Session, operator: Operator, account_id: int, role: Role, *, actor: Actor, new: bool
+) -> None:
+    """Give the operator (`new`: just created) a role on the account, audited."""
+    set_role(session, operator, account_id, role)
+    details = {"role": role.key, "new": new}
+    _audit(session, actor, "operator.added", account_id, operator, details)
+
+
+def change_member_role(
+    session: Session, operator: Operator, account_id: int, old: Role, role: Role, *, actor: Actor
+) -> None:
+    """Change the operator's role on the account, audited (the same role: nothing)."""
+    if role != old:
+        set_role(session, operator, account_id, role)
+        details = {"role": [old.key, role.key]}
+        _audit(session, actor, "operator.role_changed", account_id, operator, details)
+
+
+def remove_member(
+    session: Session, operator: Operator, account_id: int, role: Role, *, actor: Actor
+) -> None:
+    """Take the operator's `role` on the account away, audited."""
+    remove_role(session, operator.id, account_id)
+    _audit(session, actor, "operator.removed", account_id, operator, {"role": role.key})
 
 
 def remove_role(session: Session, operator_id: int, account_id: int) -> bool:

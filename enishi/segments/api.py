@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from enishi.accounts.auth import current_account
+from enishi.accounts.auth import current_account, current_actor
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
 from enishi.deps import db_session
 from enishi.kit.errors import ApiError
 from enishi.kit.pagination import check_limit, decode_cursor, encode_cursor
@@ -74,9 +75,10 @@ def list_segments(
 def create_segment(
     body: SegmentIn,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
 ) -> Segment:
-    return service.create_segment(session, account.id, body.name, body.definition)
+    return service.create_segment(session, account.id, body.name, body.definition, actor=actor)
 
 
 @router.get("/{segment_id}", response_model=SegmentOut)
@@ -93,19 +95,25 @@ def patch_segment(
     segment_id: int,
     body: SegmentPatch,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
 ) -> Segment:
     segment = service.get_segment(session, account.id, segment_id)
-    return service.update_segment(session, segment, name=body.name, definition=body.definition)
+    return service.update_segment(
+        session, segment, name=body.name, definition=body.definition, actor=actor
+    )
 
 
 @router.delete("/{segment_id}", status_code=204)
 def delete_segment(
     segment_id: int,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
 ) -> None:
-    service.delete_segment(session, service.get_segment(session, account.id, segment_id))
+    service.delete_segment(
+        session, service.get_segment(session, account.id, segment_id), actor=actor
+    )
 
 
 @router.post("/{segment_id}/duplicate", response_model=SegmentOut, status_code=201)
@@ -113,10 +121,11 @@ def duplicate_segment(
     segment_id: int,
     body: DuplicateIn | None = None,
     account: Account = Depends(current_account),
+    actor: Actor = Depends(current_actor),
     session: Session = Depends(db_session, scope="function"),
 ) -> Segment:
     segment = service.get_segment(session, account.id, segment_id)
-    return service.duplicate_segment(session, segment, body.name if body else None)
+    return service.duplicate_segment(session, segment, body.name if body else None, actor=actor)
 
 
 @router.get("/{segment_id}/preview", response_model=PreviewOut)

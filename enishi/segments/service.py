@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.db.base import utcnow
 from enishi.friends.models import Friend
 from enishi.kit.errors import ApiError, not_found
@@ -130,7 +132,16 @@ def _check_name(session: Session, account_id: int, name: str, but: int | None = 
     return name
 
 
-def create_segment(session: Session, account_id: int, name: str, definition: Any) -> Segment:
+def create_segment(
+    session: Session,
+    account_id: int,
+    name: str,
+    definition: Any,
+    *,
+    actor: Actor,
+    audit_details: dict[str, Any] | None = None,
+) -> Segment:
+    """A new segment, audited; `audit_details` tell where it came from (click analysis)."""
     parsed, _ = checked(session, account_id, definition, prefix="definition.")
     segment = Segment(
         account_id=account_id,
@@ -142,12 +153,32 @@ def create_segment(session: Session, account_id: int, name: str, definition: Any
     )
     session.add(segment)
     session.flush()
+    details = {"name": segment.name, "definition": segment.definition, **(audit_details or {})}
+    _audit(session, actor, "segment.created", segment, details)
     return segment
 
 
+def _audit(session: Session, actor: Actor, action: str, segment: Segment, details: dict) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        account_id=segment.account_id,
+        target=f"segment:{segment.id}",
+        details=details,
+    )
+
+
 def update_segment(
-    session: Session, segment: Segment, *, name: str | None = None, definition: Any = None
+    session: Session,
+    segment: Segment,
+    *,
+    name: str | None = None,
+    definition: Any = None,
+    actor: Actor,
 ) -> Segment:
+    """Audited with the fields that changed (none changed: no entry)."""
+    before = {"name": segment.name, "definition": segment.definition}
     if name is not None:
         segment.name = _check_name(session, segment.account_id, name, but=segment.id)
     if definition is not None:
@@ -155,15 +186,26 @@ def update_segment(
         segment.definition, segment.version = parsed.to_json(), parsed.version
     segment.updated_at = utcnow()
     session.flush()
+    changes = {
+        key: [old, getattr(segment, key)]
+        for key, old in before.items()
+        if getattr(segment, key) != old
+    }
+    if changes:
+        _audit(session, actor, "segment.updated", segment, changes)
     return segment
 
 
-def delete_segment(session: Session, segment: Segment) -> None:
+def delete_segment(session: Session, segment: Segment, *, actor: Actor) -> None:
+    details = {"name": segment.name, "definition": segment.definition}
+    _audit(session, actor, "segment.deleted", segment, details)
     session.delete(segment)
     session.flush()
 
 
-def duplicate_segment(session: Session, segment: Segment, name: str | None = None) -> Segment:
+def duplicate_segment(
+    session: Session, segment: Segment, name: str | None = None, *, actor: Actor
+) -> Segment:
     """A copy under `name`, or "<name> のコピー" (then "のコピー 2", 3…) when none is given."""
     if name is None:
         base = f"{segment.name[:190]} のコピー"
@@ -181,4 +223,6 @@ def duplicate_segment(session: Session, segment: Segment, name: str | None = Non
     )
     session.add(copy)
     session.flush()
+    details = {"name": copy.name, "definition": copy.definition, "duplicate_of": segment.id}
+    _audit(session, actor, "segment.created", copy, details)
     return copy

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor, client_ip
 from enishi.deps import db_session
-from enishi.operators.audit import record
 from enishi.operators.models import Operator, OperatorSession
 from enishi.operators.roles import Role
 from enishi.operators.service import AccountChoice, accounts_for, role_on
@@ -51,10 +51,16 @@ class AccountPage:
     account: Account
     role: Role
     lang: str
+    ip: str
 
     @property
     def operator(self) -> Operator:
         return self.viewer.operator
+
+    @property
+    def actor(self) -> Actor:
+        """The operator, from this request's address: services audit what it does."""
+        return Actor.operator(self.operator.id, self.ip)
 
     def can(self, role: Role) -> bool:
         return self.role >= role
@@ -68,24 +74,6 @@ class AccountPage:
         if row is None or row.account_id != self.account.id:
             raise PageError(404, N_("ページが見つかりません。"))
         return row
-
-    def audit(
-        self,
-        session: Session,
-        *,
-        action: str,
-        target: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        """Log what this operator did on this account (enishi.operators.audit.record)."""
-        record(
-            session,
-            action=action,
-            account_id=self.account.id,
-            operator_id=self.operator.id,
-            target=target,
-            details=details,
-        )
 
 
 def signed_in_with_any_password(
@@ -125,6 +113,6 @@ def account_page(minimum: Role) -> Callable[..., AccountPage]:
             raise PageError(
                 403, N_("この操作には{role}以上の権限が必要です。"), role=ROLE_LABELS[minimum]
             )
-        return AccountPage(viewer, account, role, request_language(request))
+        return AccountPage(viewer, account, role, request_language(request), client_ip(request))
 
     return dependency

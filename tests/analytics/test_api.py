@@ -10,6 +10,7 @@ import pytest
 
 from enishi.accounts.models import Account
 from enishi.accounts.service import create_api_key
+from enishi.audit.actor import Actor
 from enishi.segments.service import count_segment
 from tests.analytics.dataset import AS_OF_DATE, build_planted_falloff, build_small_world
 
@@ -115,7 +116,9 @@ def planted_now(state, client):
         account_id = build_planted_falloff(
             session, state.box, as_of=now, bought_after=-timedelta(hours=1)
         )
-        _, key = create_api_key(session, session.get(Account, account_id), "tests")
+        _, key = create_api_key(
+            session, session.get(Account, account_id), "tests", actor=Actor.cli()
+        )
     return account_id, {"authorization": f"Bearer {key}"}, now
 
 

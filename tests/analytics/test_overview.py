@@ -25,6 +25,7 @@ import pytest
 from enishi.accounts.models import Account
 from enishi.accounts.service import create_account, create_api_key
 from enishi.analytics.overview import overview, period_days
+from enishi.audit.actor import Actor
 from enishi.delivery.models import Delivery
 from enishi.friends.models import FollowHistory, Friend
 from enishi.members.models import MemberLink
@@ -265,7 +266,9 @@ def test_default_period_is_the_30_days_to_today(state):
 def test_overview_api(client, state):
     with state.sessions.begin() as session:
         account_id = build_history(session, state.box)
-        _, key = create_api_key(session, session.get(Account, account_id), "tests")
+        _, key = create_api_key(
+            session, session.get(Account, account_id), "tests", actor=Actor.cli()
+        )
     headers = {"authorization": f"Bearer {key}"}
     response = client.get(
         "/api/v1/analytics/overview",

@@ -149,6 +149,7 @@ def test_other_accounts_see_nothing(env):
     delivery = env.create(name="mine", audience={"type": "all"}, messages=TEXT)
     with env.state.sessions.begin() as session:
         from enishi.accounts.service import create_account, create_api_key
+        from enishi.audit.actor import Actor
 
         other = create_account(
             session,
@@ -158,7 +159,7 @@ def test_other_accounts_see_nothing(env):
             channel_secret="s" * 32,
             access_token="other-token",
         )
-        _, key = create_api_key(session, other, "k")
+        _, key = create_api_key(session, other, "k", actor=Actor.cli())
     with env.api() as api:
         response = api.get(
             f"/api/v1/deliveries/{delivery['id']}", headers={"authorization": f"Bearer {key}"}

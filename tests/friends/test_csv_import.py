@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 import enishi.friends.api as friends_api
+from enishi.audit.actor import Actor
 from enishi.friends.models import UNKNOWN, Friend, FriendActivity, FriendAttribute, FriendTag
 from enishi.friends.service import add_tag, set_attribute
 from enishi.members.models import MemberLink
@@ -423,7 +424,9 @@ def test_a_write_racing_the_import_costs_only_its_row(state, api_account, monkey
 
     race.done = False
     content = _csv("line_user_id,member_id", f"{uid(40)},M-race", f"{uid(41)},M-41")
-    report = import_csv(state.sessions, api_account.id, io.BytesIO(content), progress=race)
+    report = import_csv(
+        state.sessions, api_account.id, io.BytesIO(content), progress=race, actor=Actor.cli()
+    )
     assert report["applied"] is True and report["created"] == 1
     assert [e["row"] for e in report["errors"]] == [2]
     assert (report["valid_rows"], report["invalid_rows"]) == (1, 1)

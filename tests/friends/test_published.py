@@ -10,6 +10,7 @@ import io
 import pytest
 from sqlalchemy import select
 
+from enishi.audit.actor import Actor
 from enishi.friends.csv_io import import_csv
 from enishi.friends.models import Friend
 from enishi.friends.service import add_tag, remove_tag, set_attribute
@@ -85,7 +86,7 @@ def test_the_services_publish_only_changes_and_roll_back_with_them(
 
 def _import(state, account_id: int, *lines: str) -> dict:
     content = ("\r\n".join(["line_user_id,tags,attr:age", *lines]) + "\r\n").encode()
-    return import_csv(state.sessions, account_id, io.BytesIO(content))
+    return import_csv(state.sessions, account_id, io.BytesIO(content), actor=Actor.cli())
 
 
 def test_a_csv_import_publishes_one_event_per_friend_and_change(

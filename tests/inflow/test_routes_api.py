@@ -10,6 +10,7 @@ import segno
 from sqlalchemy import func, select
 
 from enishi.accounts.service import create_account, create_api_key
+from enishi.audit.actor import Actor
 from enishi.friends.models import BLOCKED, FOLLOWING, Friend
 from enishi.inflow.models import RouteVisit
 
@@ -74,7 +75,7 @@ def test_bad_and_duplicate_codes(client, api_account, state):
             channel_secret="s" * 32,
             access_token="t",
         )
-        _, key = create_api_key(session, other, "k")
+        _, key = create_api_key(session, other, "k", actor=Actor.cli())
     response = client.post(
         URL, headers={"authorization": f"Bearer {key}"}, json={"name": "B", "code": "summer"}
     )

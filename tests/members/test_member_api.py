@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from enishi.accounts.service import create_account, create_api_key
+from enishi.audit.actor import Actor
 from enishi.friends.models import BLOCKED, Friend
 from enishi.friends.service import get_friend
 from enishi.members.models import MemberLink
@@ -117,7 +118,7 @@ def test_member_ids_are_per_account(client, api_account, state):
             channel_secret="s" * 32,
             access_token="t",
         )
-        _, key = create_api_key(session, other, "other")
+        _, key = create_api_key(session, other, "other", actor=Actor.cli())
     other_headers = {"authorization": f"Bearer {key}"}
     put(client, api_account, A, "M-SAME")
     response = client.put(

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from enishi.audit.actor import Actor
 from enishi.db.base import utcnow
 from enishi.events.service import Event, publish
 from enishi.friends.csv_io import import_csv
@@ -79,7 +80,7 @@ def test_a_csv_import_publishes_each_new_link(client, state, api_account):
         link_member(session, session.get_one(Friend, replaced), "M-old", method="api")
     content = f"line_user_id,member_id\r\n{USER_A},M-1\r\n{USER_B},M-2\r\n".encode()
     for _ in range(2):  # the same file again links nothing new
-        import_csv(state.sessions, api_account.id, io.BytesIO(content))
+        import_csv(state.sessions, api_account.id, io.BytesIO(content), actor=Actor.cli())
     new = _friend(state, api_account.id, USER_A)
     assert sorted(_linked(state)) == sorted(
         [(replaced, "M-old", "api"), (new, "M-1", "import"), (replaced, "M-2", "import")]

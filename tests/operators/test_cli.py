@@ -7,10 +7,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from enishi.app import build_state
+from enishi.audit.models import AuditEntry
 from enishi.cli.main import app
 from enishi.config import get_settings
 from enishi.db.engine import make_engine
-from enishi.operators.models import AuditEntry, Operator, OperatorRole
+from enishi.operators.models import Operator, OperatorRole
 from enishi.operators.passwords import verify_password
 from enishi.operators.service import authenticate, operator_by_email
 from enishi.operators.sessions import operator_for_token, start_session
@@ -127,7 +128,11 @@ def test_disable_and_enable_end_sessions_and_are_audited(env):
                 ("operator.disabled", None),
                 ("operator.enabled", None),
             ]
-            assert entries[1].details["via"] == "cli"
+            # the CLI is the actor: its user, from "cli", no operator or API key
+            assert {(e.origin, e.operator_id, e.api_key_id) for e in entries[1:]} == {
+                ("cli", None, None)
+            }
+            assert entries[1].cli_user and entries[1].details["sessions_ended"] == 1
     finally:
         state.close()
 

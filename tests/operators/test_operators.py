@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.db.base import utcnow
-from enishi.operators.audit import entries_for_account, installation_entries, record
+from enishi.operators.audit import entries_for_account, installation_entries
 from enishi.operators.models import Operator, OperatorSession
 from enishi.operators.roles import Role, may_assign
 from enishi.operators.service import (
@@ -136,27 +138,27 @@ def test_audit_record_and_pages(db, state):
     for n in range(5):
         record(
             db,
+            actor=Actor.operator(operator.id, "10.0.0.1"),
             action="segment.updated",
             account_id=account,
-            operator_id=operator.id,
             target=f"segment:{n}",
             details={"name": f"セグメント{n}"},
         )
-    record(db, action="other.account", account_id=None)
-    record(db, action="operator.login", account_id=None, operator_id=operator.id)
+    record(db, actor=Actor.cli(), action="other.account", account_id=None)
+    record(db, actor=Actor.operator(operator.id, "10.0.0.1"), action="operator.login")
     first = entries_for_account(db, account, limit=3)
-    assert [e.target for e, _ in first] == ["segment:4", "segment:3", "segment:2"]
-    assert all(op.email == "a@example.jp" for _, op in first)
+    assert [e.target for e, *_ in first] == ["segment:4", "segment:3", "segment:2"]
+    assert all(op.email == "a@example.jp" for _, op, _ in first)
     rest = entries_for_account(db, account, before_id=first[-1][0].id, limit=3)
-    assert [e.target for e, _ in rest] == ["segment:1", "segment:0"]
+    assert [e.target for e, *_ in rest] == ["segment:1", "segment:0"]
     assert rest[0][0].details == {"name": "セグメント1"}
     assert db.get(Operator, operator.id) is operator
     assert timedelta(0) <= utcnow() - rest[0][0].at < timedelta(minutes=5)
     installation = installation_entries(db)
-    assert [e.action for e, _ in installation] == ["operator.login", "other.account"]
+    assert [e.action for e, *_ in installation] == ["operator.login", "other.account"]
     assert installation[0][1] is operator
     only_logins = installation_entries(db, action="operator.login")
-    assert [e.action for e, _ in only_logins] == ["operator.login"]
+    assert [e.action for e, *_ in only_logins] == ["operator.login"]
     assert installation_entries(db, before_id=installation[1][0].id) == []
 
 
@@ -206,9 +208,9 @@ def test_reset_password_gives_a_one_time_password(db):
 def test_disabling_ends_sessions_and_re_enabling_does_not_start_any(db):
     operator = create_operator(db, email="d@example.jp", password="long enough pw")
     token = start_session(db, operator, ip=None, user_agent=None)
-    assert set_disabled(db, operator, True) == 1
+    assert set_disabled(db, operator, True, actor=Actor.cli()) == 1
     assert operator_for_token(db, token) is None and operator.disabled
-    assert set_disabled(db, operator, False) == 0 and not operator.disabled
+    assert set_disabled(db, operator, False, actor=Actor.cli()) == 0 and not operator.disabled
     assert authenticate(db, "d@example.jp", "long enough pw") is operator
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from enishi.accounts.service import create_account
+from enishi.audit.actor import Actor
 from enishi.friends.models import AttributeDef, Friend, Tag
 from enishi.inflow.models import InflowRoute
 
@@ -287,7 +288,7 @@ def test_segments_are_per_account_and_need_a_key(client, state, shop):
 
     with state.sessions.begin() as session:
         other = session.query(Account).filter_by(channel_id="2000000999").one()
-        _, key = create_api_key(session, other, "other")
+        _, key = create_api_key(session, other, "other", actor=Actor.cli())
     theirs = {"authorization": f"Bearer {key}"}
     assert client.get(f"/api/v1/segments/{created['id']}", headers=theirs).status_code == 404
     assert client.get("/api/v1/segments", headers=theirs).json()["items"] == []

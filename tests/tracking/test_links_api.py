@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from enishi.audit.actor import Actor
 from enishi.tracking.tokens import read_token
 from tests.tracking.conftest import USER_A, USER_B
 
@@ -107,7 +108,7 @@ def test_links_of_other_accounts_are_invisible(client, state, api_account, make_
             channel_secret="s",
             access_token="t",
         )
-        _, key = create_api_key(session, other, "k")
+        _, key = create_api_key(session, other, "k", actor=Actor.cli())
     headers = {"authorization": f"Bearer {key}"}
     assert client.get(f"/api/v1/links/{link_id}", headers=headers).status_code == 404
     assert client.get(f"/api/v1/links/{link_id}/tracked-url", headers=headers).status_code == 404

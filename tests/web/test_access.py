@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from enishi.operators.models import AuditEntry
+from enishi.audit.models import AuditEntry
 from enishi.operators.roles import Role
 from enishi.web.routes import PAGE_MODULES
 from tests.web.conftest import add_account, csrf_of

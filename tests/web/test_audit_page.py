@@ -4,13 +4,16 @@ owners only."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
 from enishi.accounts.models import Account
-from enishi.operators.audit import record
+from enishi.accounts.service import create_api_key
+from enishi.audit.actor import Actor
+from enishi.audit.service import record
 from enishi.operators.roles import Role
 from tests.web.conftest import add_operator, login
 
@@ -19,7 +22,10 @@ AT = datetime(2025, 1, 15, 0, 30, 5, tzinfo=UTC)
 
 def add_entry(state, action: str, account_id: int | None, at: datetime = AT, **details) -> None:
     with state.sessions.begin() as session:
-        record(session, action=action, account_id=account_id, details=details).at = at
+        entry = record(
+            session, actor=Actor.cli(), action=action, account_id=account_id, details=details
+        )
+        entry.at = at
 
 
 @pytest.mark.parametrize(
@@ -92,3 +98,22 @@ def test_the_header_menu_links_the_installation_log_for_owners(login_as, account
 def test_the_installation_log_needs_a_login(client):
     response = client.get("/settings/audit", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_api_key_and_cli_actors_are_named_with_where_they_came_from(login_as, account_id, state):
+    with state.sessions.begin() as session:
+        key, _ = create_api_key(
+            session, session.get(Account, account_id), "在庫システム", actor=Actor.cli()
+        )
+        record(
+            session,
+            actor=Actor.api_key(key.id, "203.0.113.5"),
+            action="segment.deleted",
+            account_id=account_id,
+        )
+    client = login_as(Role.ADMIN)
+    page = client.get(f"/accounts/{account_id}/settings/audit").text
+    assert "APIキー「在庫システム」" in page and "<td>203.0.113.5</td>" in page
+    assert re.search(r'data-testid="actor">CLI（[^）]+）</td>\s*<td>cli</td>', page)
+    english = client.get(f"/accounts/{account_id}/settings/audit?lang=en").text
+    assert "API key “在庫システム”" in english and "By" in english

@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from enishi.operators.models import AuditEntry, OperatorSession
+from enishi.audit.models import AuditEntry
+from enishi.operators.models import OperatorSession
 from enishi.operators.roles import Role
 from enishi.operators.sessions import IDLE_TIMEOUT, operator_for_token
 from tests.conftest import make_settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from enishi.accounts.models import Account
-from enishi.operators.models import AuditEntry
+from enishi.audit.models import AuditEntry
 from tests.web.conftest import browser_login
 
 

@@ -15,8 +15,8 @@ from enishi.analytics.click_reports import falloff_dict, frequency_report, recen
 from enishi.analytics.click_segments import ClickFilter, recency_definition
 from enishi.analytics.clicks import ClickAnalysisParams, analyse_clicks
 from enishi.analytics.csv_export import analysis_csv
+from enishi.audit.models import AuditEntry
 from enishi.config import Settings
-from enishi.operators.models import AuditEntry
 from enishi.operators.roles import Role
 from enishi.segments.models import Segment
 from enishi.segments.service import count_segment

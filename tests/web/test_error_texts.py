@@ -13,6 +13,7 @@ from contextlib import closing
 import httpx
 from sqlalchemy import update
 
+from enishi.audit.actor import Actor
 from enishi.delivery import service as deliveries
 from enishi.delivery.models import Delivery
 from enishi.delivery.schemas import DeliveryCreate
@@ -75,7 +76,9 @@ def test_message_problems_of_a_draft_are_japanese_with_the_path_as_detail(
     ]
     body = {"name": "下書き", "audience": {"type": "all"}, "messages": messages}
     with state.sessions.begin() as session:
-        draft = deliveries.create_delivery(session, account_id, DeliveryCreate(**body))
+        draft = deliveries.create_delivery(
+            session, account_id, DeliveryCreate(**body), actor=Actor.cli()
+        )
     client = login_as(Role.MARKETER)
     url = f"/accounts/{account_id}/deliveries/{draft.id}/edit"
     ja = errors_of(text_of(client.get(url + "?lang=ja")))
@@ -161,8 +164,12 @@ def test_controls_in_the_wrong_state_and_a_stored_run_error(login_as, account_id
         "messages": [{"type": "text", "text": "a"}],
     }
     with state.sessions.begin() as session:
-        draft = deliveries.create_delivery(session, account_id, DeliveryCreate(**body)).id
-        stopped = deliveries.create_delivery(session, account_id, DeliveryCreate(**body)).id
+        draft = deliveries.create_delivery(
+            session, account_id, DeliveryCreate(**body), actor=Actor.cli()
+        ).id
+        stopped = deliveries.create_delivery(
+            session, account_id, DeliveryCreate(**body), actor=Actor.cli()
+        ).id
         session.execute(
             update(Delivery)
             .where(Delivery.id == stopped)

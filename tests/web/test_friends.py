@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from enishi.audit.models import AuditEntry
 from enishi.friends.models import BLOCKED, Friend, FriendActivity
 from enishi.friends.service import add_tag, create_attribute_def, friend_attributes, friend_tags
 from enishi.inflow.models import InflowRoute
-from enishi.operators.models import AuditEntry
 from enishi.operators.roles import Role
 from tests.friends.conftest import T0, make_friend, uid
 from tests.web.conftest import add_account, csrf_of

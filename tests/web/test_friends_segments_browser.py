@@ -9,11 +9,11 @@ from datetime import timedelta
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from enishi.audit.models import AuditEntry
 from enishi.db.base import utcnow
 from enishi.friends.models import FollowHistory, FriendActivity
 from enishi.friends.service import add_tag, create_attribute_def, friend_tags, set_attribute
 from enishi.inflow.models import InflowRoute
-from enishi.operators.models import AuditEntry
 from enishi.segments.models import Segment
 from enishi.tracking.models import Click, Conversion, Link
 from tests.friends.conftest import make_friend

@@ -37,7 +37,7 @@ def compare(treated: Tally, holdout: Tally, *, started: bool = True, closed: boo
 
 def page(lang: str) -> AccountPage:
     account = SimpleNamespace(id=1, timezone="Asia/Tokyo")
-    return AccountPage(viewer=None, account=account, role=Role.VIEWER, lang=lang)  # type: ignore[arg-type]
+    return AccountPage(viewer=None, account=account, role=Role.VIEWER, lang=lang, ip="testclient")  # type: ignore[arg-type]
 
 
 CASES = {

@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from enishi.operators.models import AuditEntry, Operator
+from enishi.audit.models import AuditEntry
+from enishi.operators.models import Operator
 from enishi.operators.roles import Role
 from enishi.operators.service import set_role
 from tests.web.conftest import add_account, add_operator, csrf_of, login

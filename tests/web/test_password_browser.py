@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from enishi.operators.models import AuditEntry
+from enishi.audit.models import AuditEntry
 from enishi.operators.roles import Role
 from enishi.operators.service import operator_by_email
 from tests.web.conftest import PASSWORD, add_operator, browser_login

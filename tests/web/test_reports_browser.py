@@ -11,8 +11,8 @@ from sqlalchemy import select
 from enishi.accounts.models import Account
 from enishi.analytics.click_segments import ClickFilter, recency_definition
 from enishi.analytics.overview import overview, period_days
+from enishi.audit.models import AuditEntry
 from enishi.db.base import utcnow
-from enishi.operators.models import AuditEntry
 from enishi.segments.models import Segment
 from tests.analytics.dataset import AS_OF_DATE, build_planted_falloff
 from tests.web.showcase import build_showcase

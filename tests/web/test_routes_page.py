@@ -9,18 +9,23 @@ import pytest
 from sqlalchemy import select
 
 from enishi.accounts.models import Account
+from enishi.audit.actor import Actor
+from enishi.audit.models import AuditEntry
 from enishi.friends.service import get_or_create_friend
 from enishi.inflow.models import InflowRoute
 from enishi.inflow.service import create_route, route_counts
-from enishi.operators.models import AuditEntry
 from enishi.operators.roles import Role
 from enishi.web.pages.routes import PAGE_SIZE
 from tests.web.conftest import add_account, csrf_of
 
 
 def audit(state, action: str) -> list[AuditEntry]:
+    """The dashboard's entries (the setup writes through the services as the CLI)."""
     with state.sessions() as session:
-        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+        query = select(AuditEntry).where(
+            AuditEntry.action == action, AuditEntry.operator_id.is_not(None)
+        )
+        return list(session.scalars(query))
 
 
 def routes_of(state, account_id: int) -> list[InflowRoute]:
@@ -61,7 +66,9 @@ def test_every_role_sees_routes_and_only_marketers_may_create(login_as, account_
 
 def test_a_viewer_cannot_edit_a_route(login_as, account_id, state):
     with state.sessions.begin() as session:
-        route_id = create_route(session, session.get(Account, account_id), "店頭", "shop").id
+        route_id = create_route(
+            session, session.get(Account, account_id), "店頭", "shop", actor=Actor.cli()
+        ).id
     viewer = login_as(Role.VIEWER)
     assert f"/routes/{route_id}" not in viewer.get(f"/accounts/{account_id}/routes").text
     response = post(viewer, account_id, f"/{route_id}", {"name": "x", "code": "x"})
@@ -135,7 +142,9 @@ def test_editing_a_route_is_audited_with_its_changes(login_as, account_id, state
 def test_another_accounts_route_is_not_found(login_as, account_id, state):
     other = add_account(state, name="他社", channel_id="2000000002")
     with state.sessions.begin() as session:
-        foreign = create_route(session, session.get(Account, other), "他社の経路", "theirs")
+        foreign = create_route(
+            session, session.get(Account, other), "他社の経路", "theirs", actor=Actor.cli()
+        )
         foreign_id = foreign.id
     owner = login_as(Role.OWNER)
     response = post(owner, account_id, f"/{foreign_id}", {"name": "乗っ取り", "code": "theirs"})
@@ -149,12 +158,12 @@ def test_counts_on_the_page_are_the_services_counts(login_as, account_id, state)
         account = session.get(Account, account_id)
         n = 0
         for code, friends in statuses.items():
-            route = create_route(session, account, code, code)
+            route = create_route(session, account, code, code, actor=Actor.cli())
             for status in friends:
                 n += 1
                 friend = get_or_create_friend(session, account_id, f"U{n:032x}")
                 friend.status, friend.inflow_route_id = status, route.id
-        create_route(session, account, "empty", "empty")
+        create_route(session, account, "empty", "empty", actor=Actor.cli())
     html = login_as(Role.VIEWER).get(f"/accounts/{account_id}/routes").text
     with state.sessions() as session:
         routes = list(session.scalars(select(InflowRoute)))
@@ -176,7 +185,7 @@ def test_routes_are_paginated_on_the_server(login_as, account_id, state):
     with state.sessions.begin() as session:
         account = session.get(Account, account_id)
         for i in range(total):
-            create_route(session, account, f"経路{i:02d}", f"r{i:02d}")
+            create_route(session, account, f"経路{i:02d}", f"r{i:02d}", actor=Actor.cli())
     viewer = login_as(Role.VIEWER)
     first = viewer.get(f"/accounts/{account_id}/routes").text
     second = viewer.get(f"/accounts/{account_id}/routes?page=2").text

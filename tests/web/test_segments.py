@@ -9,9 +9,10 @@ import re
 import pytest
 from sqlalchemy import select
 
+from enishi.audit.actor import Actor
+from enishi.audit.models import AuditEntry
 from enishi.friends.models import BLOCKED
 from enishi.friends.service import add_tag
-from enishi.operators.models import AuditEntry
 from enishi.operators.roles import Role
 from enishi.segments.models import Segment
 from tests.friends.conftest import make_friend
@@ -21,8 +22,12 @@ VIP = {"version": 1, "where": {"all": [{"tags": {"any": ["VIP"]}}]}}
 
 
 def audit(state, action: str) -> list[AuditEntry]:
+    """The dashboard's entries (the setup writes through the services as the CLI)."""
     with state.sessions() as session:
-        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+        query = select(AuditEntry).where(
+            AuditEntry.action == action, AuditEntry.operator_id.is_not(None)
+        )
+        return list(session.scalars(query))
 
 
 def segments(state, account_id: int) -> list[Segment]:
@@ -50,7 +55,7 @@ def saved(state, account_id, friends) -> int:
     from enishi.segments.service import create_segment
 
     with state.sessions.begin() as session:
-        return create_segment(session, account_id, "VIPの人", VIP).id
+        return create_segment(session, account_id, "VIPの人", VIP, actor=Actor.cli()).id
 
 
 def preview(client, account_id: int, definition, token: str):
@@ -234,7 +239,9 @@ def test_segments_of_other_accounts_are_not_found(login_as, account_id, state):
 
     other = add_account(state, name="他社", channel_id="2000000002")
     with state.sessions.begin() as session:
-        foreign = create_segment(session, other, "他社の", {"version": 1, "where": {"all": []}}).id
+        foreign = create_segment(
+            session, other, "他社の", {"version": 1, "where": {"all": []}}, actor=Actor.cli()
+        ).id
     client = login_as(Role.OWNER)  # an installation owner, but the URL names this account
     token = csrf_of(client.get(f"/accounts/{account_id}/segments").text)
     assert client.get(f"/accounts/{account_id}/segments/{foreign}").status_code == 404

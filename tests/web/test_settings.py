@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from enishi.accounts.models import Account
-from enishi.operators.models import AuditEntry
+from enishi.audit.models import AuditEntry
 from enishi.operators.roles import Role
 from tests.web.conftest import add_operator, csrf_of, login
 

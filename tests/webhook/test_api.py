@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enishi.accounts.service import create_account, create_api_key
+from enishi.audit.actor import Actor
 from enishi.db.base import utcnow
 from enishi.webhook.intake import event_rows, store_rows
 from tests.webhook.events import USER_A, USER_B, deliver, event, follow, text
@@ -82,7 +83,7 @@ def test_another_accounts_events_are_not_shown(client, state, api_account):
             channel_secret="s" * 32,
             access_token="t",
         )
-        _, other_key = create_api_key(session, other, "other")
+        _, other_key = create_api_key(session, other, "other", actor=Actor.cli())
         other_id = other.id
     with state.engine.begin() as conn:
         store_rows(event_rows(other_id, [follow(USER_B, T0)], utcnow()))(conn)

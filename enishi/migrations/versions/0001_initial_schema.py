@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-08 00:49:38.557875
+Create Date: 2026-12-08 01:36:53.217201
 """
 
 from alembic import op
@@ -328,6 +328,8 @@ def upgrade() -> None:
     sa.Column('operator_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('api_key_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('origin', sa.String(length=64), nullable=True),
+    sa.Column('cli_user', sa.String(length=64), nullable=True),
     sa.Column('action', sa.String(length=64), nullable=False),
     sa.Column('target', sa.String(length=200), nullable=True),
     sa.Column('details', enishi.db.base.Json(), nullable=False),

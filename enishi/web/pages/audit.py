@@ -47,6 +47,7 @@ ACTION_LABELS = {
     "operator.removed": N_("オペレーター削除"),
     "route.created": N_("流入経路作成"),
     "route.updated": N_("流入経路変更"),
+    "route.deleted": N_("流入経路削除"),
     "segment.created": N_("セグメント作成"),
     "segment.updated": N_("セグメント変更"),
     "segment.deleted": N_("セグメント削除"),

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor, client_ip
+from enishi.audit.service import record
 from enishi.deps import db_session
-from enishi.operators.audit import record
 from enishi.operators.service import authenticate, normalize_email
 from enishi.operators.sessions import (
     LIFETIME,
@@ -34,10 +35,6 @@ from enishi.web.render import (
 )
 
 router = APIRouter()
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
@@ -111,7 +108,12 @@ def login(
         end_session(session, old)  # a fresh session id on every login (no fixation)
     purge_expired(session)
     token = start_session(session, operator, ip=ip, user_agent=request.headers.get("user-agent"))
-    record(session, action="operator.login", operator_id=operator.id, details={"ip": ip})
+    record(
+        session,
+        actor=Actor.operator(operator.id, ip),
+        action="operator.login",
+        details={"ip": ip},
+    )
     target = safe_next(next)
     if operator.must_change_password:  # a one-time password: replace it before anything else
         target = f"/password?{urlencode({'next': target})}"
@@ -142,8 +144,8 @@ def logout_everywhere(
     ended = end_all_sessions(session, viewer.operator.id)
     record(
         session,
+        actor=Actor.operator(viewer.operator.id, client_ip(request)),
         action="operator.logout_everywhere",
-        operator_id=viewer.operator.id,
         details={"sessions": ended},
     )
     return _signed_out(request, notice="logged_out_everywhere")

@@ -230,7 +230,9 @@ def _save(session: Session, page: AccountPage, name: str, auto: bool, definition
     tries = [name] + ([f"{name} ({n})" for n in range(2, AUTO_NAME_TRIES)] if auto else [])
     for attempt in tries:
         try:
-            return save_click_segment(session, page.account.id, attempt, definition)
+            return save_click_segment(
+                session, page.account.id, attempt, definition, actor=page.actor
+            )
         except ApiError as error:
             if error.status != 409 or attempt == tries[-1]:
                 raise
@@ -277,17 +279,6 @@ def create_click_segment(
         return _analysis_page(
             request, page, session, replace(form, errors={}), segment_form=segment_form, status=422
         )
-    page.audit(
-        session,
-        action="segment.created",
-        target=f"segment:{segment.id}",
-        details={
-            "name": segment.name,
-            "source": "click_analysis",
-            "definition": segment.definition,
-            "friends": friends,
-        },
-    )
     query = {**form.query(), "created": str(segment.id)}
     path = f"{BASE.format(account_id=page.account.id)}?{urlencode(query)}"
     return redirect_to(request, path, notice="saved")

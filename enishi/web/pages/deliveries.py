@@ -144,16 +144,16 @@ def _not_now(delivery: Delivery) -> PageError:
     )
 
 
-CONTROLS = {  # the path's verb → (the scheduler's function, the audit action)
-    "schedule": (None, "delivery.scheduled"),
-    "pause": (scheduler.pause, "delivery.paused"),
-    "resume": (scheduler.resume, "delivery.resumed"),
-    "cancel": (scheduler.cancel, "delivery.cancelled"),
+CONTROLS = {  # the path's verb → the scheduler's function (which audits it)
+    "schedule": None,
+    "pause": scheduler.pause,
+    "resume": scheduler.resume,
+    "cancel": scheduler.cancel,
 }
 
 
 def _control(verb: str):
-    function, action = CONTROLS[verb]
+    function = CONTROLS[verb]
 
     def control(
         request: Request,
@@ -168,15 +168,9 @@ def _control(verb: str):
                 request, page, session, state, delivery, draft_form(session, page, delivery)
             )
         try:
-            function(session, delivery)
+            function(session, delivery, actor=page.actor)
         except ApiError as error:
             raise _not_now(delivery) from error
-        page.audit(
-            session,
-            action=action,
-            target=f"delivery:{delivery.id}",
-            details={"name": delivery.name},
-        )
         return redirect_to(
             request, f"/accounts/{page.account.id}/deliveries/{delivery.id}", notice="saved"
         )
@@ -197,15 +191,8 @@ def delete_delivery(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     delivery = find_delivery(session, page, delivery_id, lock=True)
-    name = delivery.name
     try:
-        service.delete_delivery(session, delivery)
+        service.delete_delivery(session, delivery, actor=page.actor)
     except ApiError as error:
         raise _not_now(delivery) from error
-    page.audit(
-        session,
-        action="delivery.deleted",
-        target=f"delivery:{delivery_id}",
-        details={"name": name},
-    )
     return redirect_to(request, f"/accounts/{page.account.id}/deliveries", notice="saved")

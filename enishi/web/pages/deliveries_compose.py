@@ -202,22 +202,14 @@ def _save(
     savepoint = session.begin_nested()  # a refused upload leaves the draft as it was
     try:
         if delivery is None:
-            delivery = service.create_delivery(session, page.account.id, draft)
-            action = "delivery.created"
+            delivery = service.create_delivery(session, page.account.id, draft, actor=page.actor)
         else:
-            delivery = service.update_draft(session, delivery, draft)
-            action = "delivery.updated"
+            delivery = service.update_draft(session, delivery, draft, actor=page.actor)
         savepoint.commit()
     except ApiError as error:  # e.g. an uploaded ID that is not a LINE user ID
         savepoint.rollback()
         add_problems(form, [Problem.of(error)])
         return None
-    page.audit(
-        session,
-        action=action,
-        target=f"delivery:{delivery.id}",
-        details={"name": delivery.name, "audience": delivery.audience.get("type")},
-    )
     return delivery
 
 
@@ -271,6 +263,7 @@ def schedule_draft(
             account=page.account,
             send_at=delivery.send_at,
             spread_until=delivery.spread_until,
+            actor=page.actor,
         )
     except ApiError as error:
         if error.code == "invalid":  # every problem, not just the first
@@ -281,16 +274,6 @@ def schedule_draft(
         else:
             add_problems(form, [Problem.of(error)])
         return compose_page(request, page, session, form, delivery, status=422)
-    page.audit(
-        session,
-        action="delivery.scheduled",
-        target=f"delivery:{delivery.id}",
-        details={
-            "send_at": delivery.send_at.isoformat() if delivery.send_at else None,
-            "spread_until": delivery.spread_until.isoformat() if delivery.spread_until else None,
-            "audience": delivery.audience.get("type"),
-        },
-    )
     return redirect_to(
         request, f"/accounts/{page.account.id}/deliveries/{delivery.id}", notice="saved"
     )

@@ -26,18 +26,6 @@ def list_filters(request: Request) -> FriendFilter:
     )
 
 
-def filter_query(filters: FriendFilter) -> dict[str, str]:
-    """The filters as query parameters (for the next page and the export link)."""
-    values = {
-        "q": filters.q,
-        "status": filters.status,
-        "tag": filters.tag,
-        "route_id": filters.route_id,
-        "has_member": {True: "yes", False: "no"}.get(filters.has_member),
-    }
-    return {k: str(v) for k, v in values.items() if v is not None}
-
-
 def tag_names(session: Session, account_id: int) -> list[str]:
     return list(
         session.scalars(select(Tag.name).where(Tag.account_id == account_id).order_by(Tag.name))

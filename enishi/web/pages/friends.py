@@ -16,6 +16,7 @@ from enishi.friends import service
 from enishi.friends.models import Friend
 from enishi.friends.queries import (
     count_friends,
+    filter_query,
     friend_detail,
     search_friends,
 )
@@ -28,7 +29,7 @@ from enishi.web.errors import PageError
 from enishi.web.i18n import N_
 from enishi.web.localtime import local_time
 from enishi.web.pages import friends_csv
-from enishi.web.pages.friend_filters import filter_query, list_filters, tag_names
+from enishi.web.pages.friend_filters import list_filters, tag_names
 from enishi.web.pages.friends_problems import describe
 from enishi.web.render import redirect_to, render
 
@@ -167,11 +168,11 @@ def _edit(
     values: dict[str, Any],
     **changes: Any,
 ) -> Response:
-    """update_friend (all or nothing), audited; a refused value re-renders the page with the
+    """update_friend (all or nothing, audited by it); a refused value re-renders the page with the
     error next to its field."""
     try:
         with session.begin_nested():
-            done = service.update_friend(session, friend, source=EDIT_SOURCE, **changes)
+            service.update_friend(session, friend, source=EDIT_SOURCE, actor=page.actor, **changes)
     except ApiError as error:
         field = error.field or ""
         group = "tags" if field.startswith("tags_") else field
@@ -183,13 +184,6 @@ def _edit(
             errors={group: describe(error.reason, error.params, error.message)},
             values=values,
             status=422,
-        )
-    if done:
-        page.audit(
-            session,
-            action="friend.updated",
-            target=f"friend:{friend.id}",
-            details={"line_user_id": friend.line_user_id, "changes": done},
         )
     return redirect_to(
         request, BASE.format(account_id=page.account.id) + f"/{friend.id}", notice="saved"

@@ -21,14 +21,14 @@ from sqlalchemy.orm import Session
 from enishi.db.base import utcnow
 from enishi.deps import AppState, app_state, db_session
 from enishi.friends.api import MAX_IMPORT_BYTES
-from enishi.friends.csv_export import export_csv
+from enishi.friends.csv_export import export_csv, record_export
 from enishi.friends.csv_io import import_csv
 from enishi.kit.errors import ApiError
 from enishi.operators.roles import Role
 from enishi.web.context import AccountPage, account_page
 from enishi.web.errors import PageError
 from enishi.web.i18n import N_
-from enishi.web.pages.friend_filters import filter_query, list_filters
+from enishi.web.pages.friend_filters import list_filters
 from enishi.web.pages.friends_problems import report_rows
 from enishi.web.render import render
 
@@ -58,12 +58,7 @@ def export_friends(
     time in a session of its own; the export is audited before the first byte."""
     filters = list_filters(request)
     account_id, timezone = page.account.id, page.account.timezone
-    page.audit(
-        session,
-        action="friends.exported",
-        target=f"account:{account_id}",
-        details={"filters": filter_query(filters)},
-    )
+    record_export(session, actor=page.actor, account_id=account_id, filters=filters)
     session.commit()  # the audit entry is written whether or not the download completes
 
     def body():
@@ -136,21 +131,10 @@ def _run_import(
     session: Session, state: AppState, page: AccountPage, path: Path, apply: str
 ) -> dict[str, Any]:
     """import_csv in its own short transactions (the request's must not hold SQLite's write
-    lock meanwhile); an import that wrote anything is audited."""
+    lock meanwhile); an import that wrote anything is audited by import_csv."""
     session.commit()
     with path.open("rb") as source:
-        report = import_csv(state.sessions, page.account.id, source, apply=apply)
-    if report["applied"]:
-        page.audit(
-            session,
-            action="friends.imported",
-            target=f"account:{page.account.id}",
-            details={
-                key: report[key]
-                for key in ("apply", "rows", "created", "updated", "unchanged", "error_count")
-            },
-        )
-    return report
+        return import_csv(state.sessions, page.account.id, source, apply=apply, actor=page.actor)
 
 
 @router.post(BASE + "/import")

@@ -14,13 +14,14 @@ from enishi.operators.passwords import one_time_password
 from enishi.operators.roles import ROLE_KEYS, Role, may_assign
 from enishi.operators.service import (
     OperatorError,
+    add_member,
+    change_member_role,
     create_operator,
     members_of,
     operator_by_email,
-    remove_role,
+    remove_member,
     role_on,
     set_disabled,
-    set_role,
     switchable_operators,
 )
 from enishi.web.context import AccountPage, account_page
@@ -108,15 +109,10 @@ def add_operator(
             created = {"email": operator.email, "password": password}
         elif role_on(session, operator, page.account.id) is not None:
             raise OperatorError(N_("このオペレーターは既にこのアカウントに参加しています。"))
-        set_role(session, operator, page.account.id, new_role)
+        new = created is not None
+        add_member(session, operator, page.account.id, new_role, actor=page.actor, new=new)
     except OperatorError as error:
         return _operators_page(request, page, session, error=str(error), status=422)
-    page.audit(
-        session,
-        action="operator.added",
-        target=f"operator:{operator.id}",
-        details={"email": operator.email, "role": new_role.key, "new": created is not None},
-    )
     if created:
         return _operators_page(request, page, session, created=created, status=201)
     return redirect_to(
@@ -149,14 +145,7 @@ def change_role(
     new_role = _parse_role(role)
     if not may_assign(page.role, new_role):
         raise PageError(403, N_("この権限を付与することはできません。"))
-    if new_role != current:
-        set_role(session, operator, page.account.id, new_role)
-        page.audit(
-            session,
-            action="operator.role_changed",
-            target=f"operator:{operator.id}",
-            details={"email": operator.email, "role": [current.key, new_role.key]},
-        )
+    change_member_role(session, operator, page.account.id, current, new_role, actor=page.actor)
     return redirect_to(
         request, BASE.format(account_id=page.account.id) + "/operators", notice="saved"
     )
@@ -170,13 +159,7 @@ def remove_operator(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     operator, current = _member(session, page, operator_id)
-    remove_role(session, operator.id, page.account.id)
-    page.audit(
-        session,
-        action="operator.removed",
-        target=f"operator:{operator.id}",
-        details={"email": operator.email, "role": current.key},
-    )
+    remove_member(session, operator, page.account.id, current, actor=page.actor)
     return redirect_to(
         request, BASE.format(account_id=page.account.id) + "/operators", notice="removed"
     )
@@ -206,13 +189,7 @@ def disable_operator(
     theirs ends now. Their roles stay, so re-enabling restores them as they were."""
     operator = _switchable(session, page, operator_id)
     if not operator.disabled:
-        ended = set_disabled(session, operator, True)
-        page.audit(
-            session,
-            action="operator.disabled",
-            target=f"operator:{operator.id}",
-            details={"email": operator.email, "sessions_ended": ended},
-        )
+        set_disabled(session, operator, True, actor=page.actor, account_id=page.account.id)
     return redirect_to(
         request,
         BASE.format(account_id=page.account.id) + "/operators",
@@ -229,13 +206,7 @@ def enable_operator(
 ) -> Response:
     operator = _switchable(session, page, operator_id)
     if operator.disabled:
-        set_disabled(session, operator, False)
-        page.audit(
-            session,
-            action="operator.enabled",
-            target=f"operator:{operator.id}",
-            details={"email": operator.email},
-        )
+        set_disabled(session, operator, False, actor=page.actor, account_id=page.account.id)
     return redirect_to(
         request,
         BASE.format(account_id=page.account.id) + "/operators",

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from enishi.audit.actor import Actor, client_ip
+from enishi.audit.service import record
 from enishi.deps import db_session
-from enishi.operators.audit import record
 from enishi.operators.passwords import MAX_LENGTH, MIN_LENGTH, verify_password
 from enishi.operators.service import OperatorError, change_password
 from enishi.operators.sessions import start_session
@@ -17,7 +18,7 @@ from enishi.operators.throttle import is_throttled, record_failure
 from enishi.web.context import Viewer, signed_in_with_any_password
 from enishi.web.errors import PageError
 from enishi.web.i18n import N_
-from enishi.web.pages.auth import client_ip, set_session_cookie
+from enishi.web.pages.auth import set_session_cookie
 from enishi.web.render import redirect_to, register_notice, render, safe_next
 
 router = APIRouter()
@@ -102,8 +103,8 @@ def submit_password(
     token = start_session(session, operator, ip=ip, user_agent=request.headers.get("user-agent"))
     record(
         session,
+        actor=Actor.operator(operator.id, ip),
         action="operator.password_changed",
-        operator_id=operator.id,
         target=f"operator:{operator.id}",
         details={"other_sessions_ended": max(ended - 1, 0), "one_time": forced},
     )

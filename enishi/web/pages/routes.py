@@ -143,17 +143,11 @@ def new_route(
 ) -> Response:
     code = code.strip()
     try:
-        route = create_route(session, page.account, name, code or None)
+        create_route(session, page.account, name, code or None, actor=page.actor)
     except ApiError as error:
         session.rollback()
         form = {"target": "new", "name": name, "code": code, "errors": _field_error(error)}
         return _list_page(request, page, session, state, form=form, status=422)
-    page.audit(
-        session,
-        action="route.created",
-        target=f"route:{route.id}",
-        details={"name": route.name, "code": route.code},
-    )
     return redirect_to(request, BASE.format(account_id=page.account.id), notice="saved")
 
 
@@ -172,23 +166,13 @@ def edit_route(
         route = get_route(session, page.account.id, route_id)
     except ApiError:
         raise PageError(404, N_("ページが見つかりません。")) from None
-    before = {"name": route.name, "code": route.code}
     try:
-        update_route(session, route, name=name, code=code.strip() or route.code)
+        update_route(session, route, name=name, code=code.strip() or route.code, actor=page.actor)
     except ApiError as error:
         session.rollback()
         form = {"target": route_id, "name": name, "code": code, "errors": _field_error(error)}
         number = page_number(return_page)
         return _list_page(request, page, session, state, number=number, form=form, status=422)
-    after = {"name": route.name, "code": route.code}
-    changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
-    if changes:
-        page.audit(
-            session,
-            action="route.updated",
-            target=f"route:{route.id}",
-            details=changes,
-        )
     path = BASE.format(account_id=page.account.id)
     number = page_number(return_page)
     return redirect_to(request, f"{path}?page={number}" if number > 1 else path, notice="saved")

@@ -292,20 +292,13 @@ def _save(
     try:
         with session.begin_nested():
             if segment is None:
-                saved = service.create_segment(session, page.account.id, name, parsed)
-                action, details = (
-                    "segment.created",
-                    {"name": saved.name, "definition": saved.definition},
+                saved = service.create_segment(
+                    session, page.account.id, name, parsed, actor=page.actor
                 )
             else:
-                before = {"name": segment.name, "definition": segment.definition}
-                saved = service.update_segment(session, segment, name=name, definition=parsed)
-                action = "segment.updated"
-                details = {
-                    key: [old, getattr(saved, key)]
-                    for key, old in before.items()
-                    if getattr(saved, key) != old
-                }
+                saved = service.update_segment(
+                    session, segment, name=name, definition=parsed, actor=page.actor
+                )
     except SegmentInvalid as invalid:
         return _builder(
             request,
@@ -332,13 +325,6 @@ def _save(
             definition_text=definition,
             name_error=page.t(message),
             status=422,
-        )
-    if details:
-        page.audit(
-            session,
-            action=action,
-            target=f"segment:{saved.id}",
-            details=details,
         )
     return redirect_to(
         request, BASE.format(account_id=page.account.id) + f"/{saved.id}", notice="saved"
@@ -439,13 +425,7 @@ def duplicate_segment(
 ) -> Response:
     """A copy named "<name> のコピー"; the builder opens on it."""
     original = _segment(session, page, segment_id)
-    copy = service.duplicate_segment(session, original)
-    page.audit(
-        session,
-        action="segment.created",
-        target=f"segment:{copy.id}",
-        details={"name": copy.name, "definition": copy.definition, "duplicate_of": original.id},
-    )
+    copy = service.duplicate_segment(session, original, actor=page.actor)
     return redirect_to(
         request, BASE.format(account_id=page.account.id) + f"/{copy.id}", notice="saved"
     )
@@ -459,12 +439,5 @@ def delete_segment(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     segment = _segment(session, page, segment_id)
-    details = {"name": segment.name, "definition": segment.definition}
-    service.delete_segment(session, segment)
-    page.audit(
-        session,
-        action="segment.deleted",
-        target=f"segment:{segment_id}",
-        details=details,
-    )
+    service.delete_segment(session, segment, actor=page.actor)
     return redirect_to(request, BASE.format(account_id=page.account.id), notice="deleted")

@@ -1,5 +1,5 @@
 """設定 Settings of an account: LINE channel connection, general settings, API keys
-(operators: pages/operators.py). Every change writes the audit log."""
+(operators: pages/operators.py). Every change writes the audit log (in the services)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,12 @@ from starlette.concurrency import run_in_threadpool
 
 from enishi.accounts.models import ApiKey
 from enishi.accounts.schemas import AccountPatch
-from enishi.accounts.service import create_api_key
-from enishi.db.base import utcnow
+from enishi.accounts.service import (
+    CREDENTIALS,
+    create_api_key,
+    revoke_api_key,
+    update_settings,
+)
 from enishi.deps import AppState, app_state, db_session
 from enishi.operators.roles import Role
 from enishi.web.context import AccountPage, account_page
@@ -139,27 +143,13 @@ def save_general(
     errors.update(invalid)
     if errors or patch is None:
         return _general_page(request, page, state, values=form, errors=errors, status=422)
-    account = page.account
-    changes = {}
-    for field, value in patch.model_dump(include=set(GENERAL_FIELDS)).items():
-        if field == "monthly_quota" or value is not None:
-            old = getattr(account, field)
-            if old != value:
-                changes[field] = [_plain(old), _plain(value)]
-                setattr(account, field, value)
-    if changes:
-        page.audit(
-            session,
-            action="settings.updated",
-            target=f"account:{account.id}",
-            details=changes,
-        )
-    return redirect_to(request, BASE.format(account_id=account.id), notice="saved")
-
-
-def _plain(value: object) -> object:
-    """A JSON-friendly value for the audit details."""
-    return str(value) if isinstance(value, Decimal) else value
+    values = {
+        field: value
+        for field, value in patch.model_dump(include=set(GENERAL_FIELDS)).items()
+        if field == "monthly_quota" or value is not None  # no quota is a value
+    }
+    update_settings(session, page.account, values=values, box=state.box, actor=page.actor)
+    return redirect_to(request, BASE.format(account_id=page.account.id), notice="saved")
 
 
 @router.post(BASE + "/channel")
@@ -180,19 +170,9 @@ def save_channel(
     patch, errors = _validate(given)
     if errors or patch is None:
         return _general_page(request, page, state, errors=errors, status=422)
-    account = page.account
-    if patch.channel_secret:
-        account.channel_secret_sealed = state.box.seal(patch.channel_secret)
-    if patch.access_token:
-        account.access_token_sealed = state.box.seal(patch.access_token)
-    if given:
-        page.audit(
-            session,
-            action="settings.channel_updated",
-            target=f"account:{account.id}",
-            details={"changed": sorted(given)},
-        )
-    return redirect_to(request, BASE.format(account_id=account.id), notice="saved")
+    values = patch.model_dump(include=set(CREDENTIALS))
+    update_settings(session, page.account, values=values, box=state.box, actor=page.actor)
+    return redirect_to(request, BASE.format(account_id=page.account.id), notice="saved")
 
 
 @router.post(BASE + "/channel/test")
@@ -256,13 +236,7 @@ def create_key(
             status=422,
             error=N_("キーの名前を1〜100文字で入力してください。"),
         )
-    key, full = create_api_key(session, page.account, name)
-    page.audit(
-        session,
-        action="api_key.created",
-        target=f"api_key:{key.id}",
-        details={"name": name, "prefix": key.prefix},
-    )
+    _, full = create_api_key(session, page.account, name, actor=page.actor)
     return _api_keys_page(request, page, session, created=full, status=201)
 
 
@@ -273,15 +247,7 @@ def revoke_key(
     page: AccountPage = Depends(account_page(Role.ADMIN)),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    key = page.owned(session, ApiKey, key_id)
-    if key.revoked_at is None:
-        key.revoked_at = utcnow()
-        page.audit(
-            session,
-            action="api_key.revoked",
-            target=f"api_key:{key.id}",
-            details={"name": key.name, "prefix": key.prefix},
-        )
+    revoke_api_key(session, page.owned(session, ApiKey, key_id), actor=page.actor)
     return redirect_to(
         request, BASE.format(account_id=page.account.id) + "/api-keys", notice="revoked"
     )
