@@ -13,7 +13,7 @@ from enishi.accounts.models import Account
 from enishi.audit.actor import Actor
 from enishi.db.base import utcnow
 from enishi.deps import AppState, app_state, db_session
-from enishi.friends import queries, service
+from enishi.friends import attribute_defs, queries, service
 from enishi.friends.csv_export import export_csv, record_export
 from enishi.friends.csv_io import import_csv
 from enishi.friends.models import Friend
@@ -196,7 +196,7 @@ def list_attributes(
     account: Account = Depends(current_account),
     session: Session = Depends(db_session, scope="function"),
 ) -> list[Any]:
-    return service.list_attribute_defs(session, account.id)
+    return attribute_defs.list_attribute_defs(session, account.id)
 
 
 @router.post("/attributes", response_model=AttributeDefOut, status_code=201, tags=["attributes"])
@@ -205,7 +205,7 @@ def create_attribute(
     account: Account = Depends(current_account),
     session: Session = Depends(db_session, scope="function"),
 ) -> Any:
-    return service.create_attribute_def(
+    return attribute_defs.create_attribute_def(
         session, account.id, key=body.key, label=body.label, type=body.type, choices=body.choices
     )
 
@@ -218,7 +218,7 @@ def patch_attribute(
     session: Session = Depends(db_session, scope="function"),
 ) -> Any:
     """Label, type or choices. A type change is refused while friends hold values."""
-    return service.update_attribute_def(
+    return attribute_defs.update_attribute_def(
         session, account.id, key, label=body.label, type=body.type, choices=body.choices
     )
 
@@ -230,7 +230,10 @@ def delete_attribute(
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """The definition and every friend's value of it."""
-    return {"key": key, "values_deleted": service.delete_attribute_def(session, account.id, key)}
+    return {
+        "key": key,
+        "values_deleted": attribute_defs.delete_attribute_def(session, account.id, key),
+    }
 
 
 # --- tags ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from enishi.audit.actor import Actor
 from enishi.audit.service import record
+from enishi.friends.attribute_defs import list_attribute_defs
 from enishi.friends.models import AttributeDef
 from enishi.friends.queries import (
     FriendFilter,
@@ -26,7 +27,6 @@ from enishi.friends.queries import (
     tags_of,
 )
 from enishi.friends.references import routes as routes_of
-from enishi.friends.service import list_attribute_defs
 
 BASE_COLUMNS = ("line_user_id", "display_name", "status", "member_id", "tags", "notes")
 READONLY_COLUMNS = ("inflow_route", "first_followed_at", "last_followed_at", "blocked_at")

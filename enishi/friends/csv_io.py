@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from enishi.audit.actor import Actor
 from enishi.audit.service import record
+from enishi.friends.attribute_defs import list_attribute_defs
 from enishi.friends.csv_apply import Row, apply_rows, plan_rows
 from enishi.friends.csv_read import MAX_ERRORS, Progress, Report, detect_encoding, records
 from enishi.friends.models import AttributeDef
-from enishi.friends.service import list_attribute_defs
 from enishi.kit.errors import ApiError
 
 AUDITED = ("apply", "rows", "created", "updated", "unchanged", "error_count")  # report keys

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from enishi.friends.attribute_defs import create_attribute_def
 from enishi.friends.models import FOLLOWING, Friend
-from enishi.friends.service import create_attribute_def
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 

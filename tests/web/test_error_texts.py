@@ -17,7 +17,7 @@ from enishi.audit.actor import Actor
 from enishi.delivery import service as deliveries
 from enishi.delivery.models import Delivery
 from enishi.delivery.schemas import DeliveryCreate
-from enishi.friends.service import create_attribute_def
+from enishi.friends.attribute_defs import create_attribute_def
 from enishi.operators.roles import Role
 from tests.delivery.conftest import mirror_friends
 from tests.e2e_support import start_e2e  # noqa: F401 - a fixture

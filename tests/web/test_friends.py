@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from enishi.audit.models import AuditEntry
+from enishi.friends.attribute_defs import create_attribute_def
 from enishi.friends.models import BLOCKED, Friend, FriendActivity
-from enishi.friends.service import add_tag, create_attribute_def, friend_attributes, friend_tags
+from enishi.friends.service import add_tag, friend_attributes, friend_tags
 from enishi.inflow.models import InflowRoute
 from enishi.operators.roles import Role
 from tests.friends.conftest import T0, make_friend, uid

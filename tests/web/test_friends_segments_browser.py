@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from enishi.audit.models import AuditEntry
 from enishi.db.base import utcnow
+from enishi.friends.attribute_defs import create_attribute_def
 from enishi.friends.models import FollowHistory, FriendActivity
-from enishi.friends.service import add_tag, create_attribute_def, friend_tags, set_attribute
+from enishi.friends.service import add_tag, friend_tags, set_attribute
 from enishi.inflow.models import InflowRoute
 from enishi.segments.models import Segment
 from enishi.tracking.models import Click, Conversion, Link

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enishi.deps import db_session
-from enishi.friends import service
+from enishi.friends import attribute_defs, service
 from enishi.friends.models import Friend
 from enishi.friends.queries import (
     count_friends,
@@ -134,7 +134,7 @@ def _friend_page(
         page,
         {
             "friend": detail,
-            "definitions": service.list_attribute_defs(session, page.account.id),
+            "definitions": attribute_defs.list_attribute_defs(session, page.account.id),
             "all_tags": tag_names(session, page.account.id),
             "timeline": items,
             "older": older,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from enishi.delivery.models import Delivery
 from enishi.deps import db_session
-from enishi.friends import service as friends
+from enishi.friends.attribute_defs import list_attribute_defs
 from enishi.inflow.models import InflowRoute
 from enishi.kit.errors import ApiError
 from enishi.operators.roles import Role
@@ -164,7 +164,7 @@ def _catalogue(session: Session, page: AccountPage) -> dict[str, Any]:
     return {
         "attributes": [
             {"key": d.key, "label": d.label, "type": d.type, "choices": d.choices or []}
-            for d in friends.list_attribute_defs(session, account_id)
+            for d in list_attribute_defs(session, account_id)
         ],
         "tags": tag_names(session, account_id),
         "routes": [{"id": r.id, "code": r.code, "name": r.name} for r in routes],
